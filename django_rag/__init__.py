@@ -1,0 +1,19 @@
+"""django-rag: retrieval-augmented generation for Django, in your own PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+if TYPE_CHECKING:
+    from .ingestion import IngestResult
+    from .models import Document
+
+
+def ingest(document: "Document | int", *, force: bool = False) -> "IngestResult":
+    """Extract, split, embed and store a document's chunks. See :func:`django_rag.ingestion.ingest`."""
+    from .ingestion import ingest as _ingest
+
+    return _ingest(document, force=force)
+

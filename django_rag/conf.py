@@ -1,0 +1,82 @@
+"""The ``DJANGO_RAG`` settings dict, merged over defaults.
+
+Settings are read lazily through :func:`get_settings` and the cache is dropped on
+Django's ``setting_changed`` signal, so ``override_settings(DJANGO_RAG=...)`` works in
+tests. Nothing in the package reads settings at import time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULT_EMBEDDER_ALIAS = "default"
+
+DEFAULTS: dict[str, Any] = {
+    # Embedders by alias, like Django's CACHES: {"alias": {"BACKEND": ..., "OPTIONS": {...}}}.
+    # The zero-config default needs no network, no keys and no model download.
+    "EMBEDDERS": {
+        DEFAULT_EMBEDDER_ALIAS: {
+            "BACKEND": "django_rag.embedders.hashing.Embedder",
+            "OPTIONS": {"dimensions": 384},
+        }
+    },
+    # Splitting: passed to langchain-text-splitters' RecursiveCharacterTextSplitter.
+    "CHUNK_SIZE": 1000,
+    "CHUNK_OVERLAP": 150,
+    "SEPARATORS": ["\n\n", "\n", ". ", " ", ""],
+    # How many chunks go to the embedder in one call.
+    "EMBED_BATCH_SIZE": 64,
+    # Files larger than this are refused before they are read (bytes).
+    "MAX_FILE_SIZE": 20 * 1024 * 1024,
+    # Extracted text longer than this is refused (characters); guards against zip-bomb-like PDFs.
+    "MAX_TEXT_LENGTH": 5_000_000,
+    # PostgreSQL text search configuration used when neither the document nor its
+    # collection names one.
+    "DEFAULT_LANGUAGE": "english",
+    # Build the HNSW index for each configured embedder after `migrate`.
+    "AUTO_CREATE_VECTOR_INDEXES": True,
+    # HNSW build parameters for those indexes (pgvector's defaults).
+    "HNSW_M": 16,
+    "HNSW_EF_CONSTRUCTION": 64,
+}
+
+# Settings whose value must be of this type; checked by django_rag.E010.
+SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
+    "EMBEDDERS": dict,
+    "CHUNK_SIZE": int,
+    "CHUNK_OVERLAP": int,
+    "SEPARATORS": (list, tuple),
+    "EMBED_BATCH_SIZE": int,
+    "MAX_FILE_SIZE": int,
+    "MAX_TEXT_LENGTH": int,
+    "DEFAULT_LANGUAGE": str,
+    "AUTO_CREATE_VECTOR_INDEXES": bool,
+    "HNSW_M": int,
+    "HNSW_EF_CONSTRUCTION": int,
+}
+
+
+@cache
+def get_settings() -> dict[str, Any]:
+    """Return ``DJANGO_RAG`` merged over :data:`DEFAULTS` (cached until settings change)."""
+    user = getattr(django_settings, "DJANGO_RAG", None) or {}
+    merged = dict(DEFAULTS)
+    merged.update(user)
+    return merged
+
+
+def get_setting(name: str) -> Any:
+    return get_settings()[name]
+
+
+@receiver(setting_changed)
+def _reset_settings(*, setting: str, **kwargs: Any) -> None:
+    # Connected at import with no sender because Django sends setting_changed with
+    # sender=the override class; filtering on the setting name is the documented way.
+    if setting == "DJANGO_RAG":
+        get_settings.cache_clear()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.checks import CheckMessage
+
+from ..exceptions import EmbeddingError
+
+
+class BaseEmbedder:
+    """Turns text into vectors of a fixed dimension.
+
+    A subclass provides :meth:`embed_documents`, :meth:`embed_query`, the
+    :attr:`dimensions` and a :attr:`model_name`. The pair ``(provider, model_name,
+    dimensions)`` is the embedder's *identity*: it is stored on every chunk, so chunks
+    made by another model are never compared with this one's query vectors, and it
+    names the partial HNSW index that serves this embedder.
+    """
+
+    #: Short provider name used in the identity, e.g. "openai".
+    provider: str = ""
+
+    def __init__(self, *, alias: str, dimensions: int | None = None, **options: Any) -> None:
+        self.alias = alias
+        if dimensions is not None:
+            self.dimensions = int(dimensions)
+        self.options = options
+
+    dimensions: int
+    model_name: str = ""
+
+    @property
+    def identity(self) -> str:
+        """Stable name for the vectors this embedder makes, e.g. ``openai:text-embedding-3-small:1536``."""
+        return f"{self.provider}:{self.model_name}:{self.dimensions}"
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement embed_documents(texts) -> list[list[float]]."
+        )
+
+    def embed_query(self, text: str) -> list[float]:
+        raise NotImplementedError(f"{type(self).__name__} must implement embed_query(text) -> list[float].")
+
+    def check(self) -> list[CheckMessage]:
+        """System-check messages about this backend's configuration (none by default)."""
+        return []
+
+    def validate(self, vectors: Sequence[Sequence[float]], expected: int) -> list[list[float]]:
+        """Make sure a provider answered with ``expected`` finite vectors of our dimension."""
+        if len(vectors) != expected:
+            raise EmbeddingError(
+                f"Embedder {self.alias!r} returned {len(vectors)} vectors for {expected} texts."
+            )
+        out = []
+        for vector in vectors:
+            if len(vector) != self.dimensions:
+                raise EmbeddingError(
+                    f"Embedder {self.alias!r} returned a vector of {len(vector)} dimensions; "
+                    f"its settings say {self.dimensions}. Fix OPTIONS['dimensions'] for this alias."
+                )
+            values = [float(x) for x in vector]
+            if not all(math.isfinite(x) for x in values):
+                raise EmbeddingError(f"Embedder {self.alias!r} returned a vector with NaN or infinity.")
+            out.append(values)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__name__} alias={self.alias!r} {self.identity}>"

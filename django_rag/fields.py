@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class RegConfigField(models.CharField):
+    """A PostgreSQL ``regconfig`` column (a text search configuration such as ``english``).
+
+    Stored as ``regconfig`` rather than text so that ``to_tsvector(language, content)``
+    stays immutable and can back a generated column; PostgreSQL also rejects unknown
+    configuration names on write, which keeps bad languages out of the table.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 63)
+        super().__init__(*args, **kwargs)
+
+    def db_type(self, connection):
+        return "regconfig"
+
+    def cast_db_type(self, connection):
+        return "regconfig"
+
+    def from_db_value(self, value, expression, connection):
+        # regconfig prints schema-qualified names when they are not on the search_path.
+        if isinstance(value, str) and value.startswith("pg_catalog."):
+            return value[len("pg_catalog.") :]
+        return value

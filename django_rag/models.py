@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.urls import NoReverseMatch
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
+
+from .fields import RegConfigField
+from .querysets import ChunkQuerySet, DocumentQuerySet
+
+
+class Collection(models.Model):
+    """A named set of documents, searched together (an HR handbook, a product's docs...)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    language = models.CharField(
+        _("full-text language"),
+        max_length=63,
+        blank=True,
+        help_text=_(
+            "PostgreSQL text search configuration (english, simple, german...) for documents "
+            "that do not name their own. Empty: DJANGO_RAG['DEFAULT_LANGUAGE']."
+        ),
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Document(models.Model):
+    """Something to search: an uploaded file or a piece of text."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    collection = models.ForeignKey(
+        Collection,
+        verbose_name=_("collection"),
+        related_name="documents",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+    )
+    title = models.CharField(_("title"), max_length=500, blank=True)
+    file = models.FileField(_("file"), upload_to="django_rag/%Y/%m/", blank=True, max_length=500)
+    text = models.TextField(_("text"), blank=True, help_text=_("Used when there is no file."))
+    source_url = models.URLField(_("source URL"), max_length=2000, blank=True)
+    language = models.CharField(
+        _("full-text language"),
+        max_length=63,
+        blank=True,
+        help_text=_("Empty: the collection's language, then DJANGO_RAG['DEFAULT_LANGUAGE']."),
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    error = models.TextField(_("last error"), blank=True)
+    content_hash = models.CharField(
+        _("content hash"), max_length=64, blank=True, help_text=_("SHA-256 of the file or text last ingested.")
+    )
+    ingest_signature = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of content, chunking settings and embedder of the chunks in place.",
+    )
+    chunk_count = models.PositiveIntegerField(_("chunks"), default=0)
+    ingest_seconds = models.FloatField(_("ingestion time (s)"), null=True, blank=True)
+    ingested_at = models.DateTimeField(_("ingested"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+
+    def __str__(self) -> str:
+        return self.title or (self.file.name if self.file else f"Document {self.pk}")
+
+    def get_absolute_url(self) -> str:
+        if self.source_url:
+            return self.source_url
+        if self.file:
+            try:
+                return self.file.url
+            except (ValueError, NoReverseMatch):
+                return ""
+        return ""
+
+
+class Chunk(models.Model):
+    """A piece of a document with its embedding and full-text vector.
+
+    ``embedding`` is an untyped pgvector ``vector`` column, so one table holds vectors of
+    any dimension (384, 768, 1536...). Each configured embedder gets a partial HNSW index
+    on ``(embedding::vector(N))`` restricted to ``embedder = '<its identity>'``; queries
+    use the same expression and predicate. See :mod:`django_rag.vector_indexes`.
+    """
+
+    # The (document, index) unique constraint already indexes document_id first.
+    document = models.ForeignKey(Document, related_name="chunks", on_delete=models.CASCADE, db_index=False)
+    index = models.PositiveIntegerField(_("position"))
+    content = models.TextField(_("content"))
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    embedding = VectorField(_("embedding"))
+    # No btree here: each embedder's partial HNSW index already selects its rows.
+    embedder = models.CharField(_("embedder"), max_length=255)
+    language = RegConfigField(_("full-text language"), default="english")
+    # Generated by PostgreSQL from content and language, so every writer (the ORM, COPY,
+    # raw SQL) gets the same vector. to_tsvector(regconfig, text) is immutable, which a
+    # stored generated column requires; a text column cast to regconfig would not be.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("content", config=models.F("language")),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = ChunkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "index"]
+        verbose_name = _("chunk")
+        verbose_name_plural = _("chunks")
+        constraints = [
+            models.UniqueConstraint(fields=["document", "index"], name="django_rag_chunk_document_index"),
+        ]
+        indexes = [GinIndex(fields=["search_vector"], name="django_rag_chunk_fts")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.index}"

@@ -1,0 +1,71 @@
+"""Settings for django-rag's own test suite: a small Django project of its own.
+
+The database is real PostgreSQL with pgvector: ``$DATABASE_URL`` when it is set,
+otherwise an embedded server whose data lives in ``.pgdata/tests`` (ignored by git).
+"""
+
+from pathlib import Path
+
+from django_rag.local_postgres import database_settings
+
+BASE_DIR = Path(__file__).resolve().parent
+REPO_DIR = BASE_DIR.parent
+
+SECRET_KEY = "django-rag-tests-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_rag",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "tests")}
+
+STATIC_URL = "/static/"
+MEDIA_ROOT = REPO_DIR / "var" / "test-media"
+MEDIA_URL = "/media/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DJANGO_RAG = {
+    "EMBEDDERS": {
+        "default": {"BACKEND": "django_rag.embedders.hashing.Embedder", "OPTIONS": {"dimensions": 64}},
+    },
+    "CHUNK_SIZE": 400,
+    "CHUNK_OVERLAP": 50,
+}
