@@ -11,9 +11,9 @@ if TYPE_CHECKING:
     from .models import Document
 
 
-def ingest(document: "Document | int", *, force: bool = False) -> "IngestResult":
+def ingest(document: "Document | int", *, force: bool = False, **options: Any) -> "IngestResult":
     """Extract, split, embed and store a document's chunks. See :func:`django_rag.ingestion.ingest`."""
     from .ingestion import ingest as _ingest
 
-    return _ingest(document, force=force)
+    return _ingest(document, force=force, **options)
 

@@ -1,0 +1,320 @@
+"""Turn a file's bytes into text sections with page and section metadata.
+
+Each extractor returns :class:`Section` objects; the splitter then cuts each section
+into chunks that inherit its metadata (``page`` for PDFs, ``section`` for the heading
+path in Markdown and HTML). Every failure is an :class:`~django_rag.exceptions.IngestionError`
+subclass with a message fit for the person who uploaded the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import PurePath
+from typing import Any
+
+from ..exceptions import (
+    BinaryContent,
+    CorruptFile,
+    EmptyDocument,
+    EncryptedFile,
+    UnsupportedFileType,
+)
+
+#: Bumped when extraction changes in a way that should re-ingest unchanged files.
+EXTRACTOR_VERSION = "1"
+
+
+@dataclass
+class Section:
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Extracted:
+    format: str
+    sections: list[Section]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        return sum(len(s.text) for s in self.sections)
+
+
+FORMATS_BY_EXTENSION = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+    ".csv": "text",
+    ".rst": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
+
+SUPPORTED_FORMATS = ("pdf", "text", "markdown", "html")
+
+
+def detect_format(name: str, data: bytes) -> str:
+    """The format of a file, from its content where that is unambiguous, else its name."""
+    if data[:1024].lstrip().startswith(b"%PDF-"):
+        return "pdf"
+    suffix = PurePath(name).suffix.lower()
+    if suffix in FORMATS_BY_EXTENSION:
+        return FORMATS_BY_EXTENSION[suffix]
+    raise UnsupportedFileType(
+        f"Unsupported file type {suffix or '(no extension)'!r} for {PurePath(name).name!r}. "
+        f"Supported: {', '.join(sorted(FORMATS_BY_EXTENSION))}."
+    )
+
+
+def extract(data: bytes, *, name: str = "", format: str | None = None) -> Extracted:
+    fmt = format or detect_format(name, data)
+    if fmt not in SUPPORTED_FORMATS:
+        raise UnsupportedFileType(f"Unsupported format {fmt!r}. Supported: {', '.join(SUPPORTED_FORMATS)}.")
+    if not data.strip():
+        raise EmptyDocument("The file is empty.")
+    if fmt == "pdf":
+        extracted = extract_pdf(data)
+    else:
+        text, encoding = decode_text(data)
+        if fmt == "html":
+            sections = extract_html(text)
+        elif fmt == "markdown":
+            sections = extract_markdown(text)
+        else:
+            sections = [Section(text)]
+        extracted = Extracted(fmt, sections, {"encoding": encoding})
+    extracted.sections = [s for s in (clean_section(s) for s in extracted.sections) if s.text.strip()]
+    if not extracted.sections:
+        raise EmptyDocument(
+            "No text could be extracted"
+            + (" (a scanned PDF needs OCR, which django-rag does not do)." if fmt == "pdf" else ".")
+        )
+    return extracted
+
+
+def extract_text(text: str, *, format: str = "markdown") -> Extracted:
+    """Extract sections from text that is already a ``str`` (a document's ``text`` field)."""
+    return extract(text.encode("utf-8"), format=format)
+
+
+# --- text and encodings -------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Bytes that never appear in real text files (all C0 controls but tab, LF, FF, CR, ESC).
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27})
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode text of an unknown encoding; refuse binary data posing as text.
+
+    Order: a byte-order mark decides; then strict UTF-8; then Windows-1252, which is
+    what "text in an unexpected encoding" usually is; Latin-1 last, since it decodes
+    anything. Binary data is caught first by its NUL and control bytes.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise CorruptFile(f"The file starts with a {encoding} byte-order mark but is not valid {encoding}.") from exc
+    sample = data[:65536]
+    controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
+    if b"\x00" in sample or controls > max(8, len(sample) // 100):
+        raise BinaryContent(
+            "The file looks like binary data, not text (it contains NUL or control bytes). "
+            "Upload a PDF, text, Markdown or HTML file."
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+_NUL_AND_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+def clean_section(section: Section) -> Section:
+    # PostgreSQL text cannot hold NUL, and PDF extraction leaves control characters and
+    # long runs of blank lines that only waste chunk space.
+    text = _NUL_AND_CONTROLS.sub(" ", section.text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _BLANK_LINES.sub("\n\n", text).strip()
+    return Section(text, section.metadata)
+
+
+# --- PDF ----------------------------------------------------------------------------
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PdfStreamError
+
+    # pypdf logs every recoverable oddity of a malformed file as a warning; the outcome
+    # is reported on the document instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            # Many PDFs are "encrypted" with an empty user password (only printing or
+            # copying is restricted); those open without asking anyone.
+            try:
+                opened = reader.decrypt("")
+            except (DependencyError, NotImplementedError) as exc:
+                raise EncryptedFile(f"The PDF is encrypted with a scheme that cannot be opened here: {exc}") from exc
+            if not opened:
+                raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.")
+        sections = []
+        for number, page in enumerate(reader.pages, start=1):
+            sections.append(Section(page.extract_text() or "", {"page": number}))
+        page_count = len(reader.pages)
+    except (EncryptedFile, EmptyDocument):
+        raise
+    except FileNotDecryptedError as exc:
+        raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.") from exc
+    except (PdfReadError, PdfStreamError) as exc:
+        raise CorruptFile(f"The PDF could not be read; it may be damaged or truncated ({exc}).") from exc
+    except Exception as exc:  # pypdf raises assorted errors on malformed input
+        raise CorruptFile(
+            f"The PDF could not be read; it may be damaged or truncated ({type(exc).__name__}: {exc})."
+        ) from exc
+    return Extracted("pdf", sections, {"pages": page_count})
+
+
+# --- Markdown -----------------------------------------------------------------------
+
+_ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+
+
+def extract_markdown(text: str) -> list[Section]:
+    """One section per heading, with the heading path ("Install > Requirements") as ``section``."""
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            meta = {"section": " > ".join(title for _, title in path)} if path else {}
+            sections.append(Section(body, meta))
+        lines.clear()
+
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _ATX_HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            path[:] = [(lvl, title) for lvl, title in path if lvl < level]
+            path.append((level, match.group(2).strip()))
+            lines.append(line)  # keep the heading in the chunk text: it is often what matches
+        else:
+            lines.append(line)
+    flush()
+    return sections
+
+
+# --- HTML ---------------------------------------------------------------------------
+
+_SKIPPED_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "li", "ul", "ol",
+    "table", "tr", "br", "hr", "blockquote", "pre", "dt", "dd", "dl", "figure", "figcaption", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "title",
+}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+class _HTMLText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: list[Section] = []
+        self.path: list[tuple[int, str]] = []
+        self.parts: list[str] = []
+        self.skip_depth = 0
+        self.heading_level = 0
+        self.heading_parts: list[str] = []
+        self.title: list[str] = []
+        self.in_title = False
+
+    def flush(self) -> None:
+        body = re.sub(r"[ \t]+", " ", "".join(self.parts))
+        body = re.sub(r" *\n *", "\n", body).strip()
+        if body:
+            meta = {"section": " > ".join(t for _, t in self.path)} if self.path else {}
+            self.sections.append(Section(body, meta))
+        self.parts = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "title":
+            self.in_title = True
+        if tag in _SKIPPED_TAGS:
+            self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        if tag in _HEADINGS:
+            self.flush()
+            self.heading_level = _HEADINGS[tag]
+            self.heading_parts = []
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag in {"td", "th"}:
+            self.parts.append(" | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+        if tag in _SKIPPED_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if self.skip_depth:
+            return
+        if tag in _HEADINGS and self.heading_level:
+            title = " ".join("".join(self.heading_parts).split())
+            level = self.heading_level
+            self.heading_level = 0
+            if title:
+                self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title.append(data)
+        if self.skip_depth:
+            return
+        if self.heading_level:
+            self.heading_parts.append(data)
+        self.parts.append(data)
+
+
+def extract_html(text: str) -> list[Section]:
+    parser = _HTMLText()
+    parser.feed(text)
+    parser.close()
+    parser.flush()
+    return parser.sections

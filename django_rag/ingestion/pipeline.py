@@ -1,0 +1,280 @@
+"""The ingestion pipeline: read, extract, split, embed, then swap chunks atomically.
+
+Everything slow or fallible (reading, extraction, embedding) happens before the
+transaction that replaces a document's chunks, so a failure at any point leaves the
+previous chunks in place and searchable, and no half-written set of chunks is ever
+visible. A PostgreSQL advisory lock keeps two workers from ingesting the same
+document at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
+from ..embedders import BaseEmbedder, get_embedder
+from ..exceptions import DocumentBusy, EmbeddingError, FileTooLarge, IngestionError
+from ..models import Chunk, Document
+from ..redaction import redact
+from .extractors import EXTRACTOR_VERSION, Extracted, extract
+from .splitting import ChunkDraft, split_sections, splitter_options
+from .writer import copy_rows
+
+logger = logging.getLogger("django_rag.ingestion")
+
+# First key of the two-int advisory lock; the second is the document id.
+_LOCK_NAMESPACE = 0x52414700  # "RAG\0"
+
+
+@dataclass
+class IngestResult:
+    """What :func:`ingest` did to one document."""
+
+    document_id: int
+    #: "ingested", "unchanged" (nothing to do), "failed" or "busy" (another worker has it).
+    status: str
+    chunks: int = 0
+    embedded: int = 0
+    error: str = ""
+    error_code: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {"ingested", "unchanged"}
+
+
+def resolve_language(document: Document) -> str:
+    if document.language:
+        return document.language
+    if document.collection_id and document.collection.language:
+        return document.collection.language
+    return get_setting("DEFAULT_LANGUAGE")
+
+
+def read_source(document: Document) -> tuple[bytes, str, str | None]:
+    """Return ``(data, name, format)``: the file's bytes, or the text field's."""
+    limit = get_setting("MAX_FILE_SIZE")
+    if document.file:
+        name = document.file.name
+        try:
+            size = document.file.size
+        except OSError as exc:
+            raise IngestionError(f"The file {PurePath(name).name!r} could not be opened: {exc.strerror or exc}") from exc
+        if size > limit:
+            raise FileTooLarge(
+                f"The file is {size:,} bytes; the limit is {limit:,} (DJANGO_RAG['MAX_FILE_SIZE'])."
+            )
+        try:
+            with document.file.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            raise IngestionError(f"The file {PurePath(name).name!r} could not be read: {exc.strerror or exc}") from exc
+        if len(data) > limit:  # the storage under-reported the size
+            raise FileTooLarge(f"The file is larger than the limit of {limit:,} bytes (DJANGO_RAG['MAX_FILE_SIZE']).")
+        return data, name, document.metadata.get("format") if isinstance(document.metadata, dict) else None
+    data = document.text.encode("utf-8")
+    if len(data) > limit:
+        raise FileTooLarge(f"The text is {len(data):,} bytes; the limit is {limit:,} (DJANGO_RAG['MAX_FILE_SIZE']).")
+    fmt = document.metadata.get("format") if isinstance(document.metadata, dict) else None
+    return data, "", fmt or "markdown"
+
+
+def ingest_signature(content_hash: str, embedder: BaseEmbedder, language: str) -> str:
+    """Everything that decides what the chunks look like; equal signatures mean equal chunks."""
+    payload = {
+        "content": content_hash,
+        "splitter": splitter_options(),
+        "embedder": embedder.identity,
+        "language": language,
+        "extractor": EXTRACTOR_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def embed_in_batches(embedder: BaseEmbedder, texts: list[str]) -> list[list[float]]:
+    size = get_setting("EMBED_BATCH_SIZE")
+    vectors: list[list[float]] = []
+    batches = (len(texts) + size - 1) // size
+    for number, start in enumerate(range(0, len(texts), size), start=1):
+        batch = texts[start : start + size]
+        try:
+            result = embedder.embed_documents(batch)
+        except EmbeddingError:
+            raise
+        except Exception as exc:
+            message = redact(str(exc), getattr(embedder, "secrets", ()))
+            raise EmbeddingError(
+                f"Embedder {embedder.alias!r} failed on batch {number} of {batches}: "
+                f"{type(exc).__name__}: {message}"
+            ) from exc
+        vectors.extend(embedder.validate(result, len(batch)))
+    return vectors
+
+
+def _check_language(language: str, using: str) -> None:
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SELECT %s::regconfig", [language])
+    except DatabaseError as exc:
+        raise IngestionError(
+            f"Unknown full-text language {language!r}: PostgreSQL has no such text search configuration "
+            "(see `\\dF` in psql; common ones are english, simple, german, french, spanish)."
+        ) from exc
+
+
+class _AdvisoryLock:
+    def __init__(self, document_id: int, using: str) -> None:
+        self.document_id, self.using, self.held = document_id, using, False
+
+    def __enter__(self) -> bool:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, self.document_id])
+            self.held = bool(cursor.fetchone()[0])
+        return self.held
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.held:
+            with connections[self.using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, self.document_id])
+
+
+def ingest(
+    document: Document | int,
+    *,
+    force: bool = False,
+    embedder: str = DEFAULT_EMBEDDER_ALIAS,
+    raise_errors: bool = False,
+    using: str = "default",
+) -> IngestResult:
+    """Ingest one document and record the outcome on it.
+
+    Returns an :class:`IngestResult`. Bad input (a corrupt or encrypted PDF, an empty or
+    binary file, an unsupported type, a file over the size limit) and embedder failures
+    mark the document ``failed`` with a clear ``error`` and keep its previous chunks;
+    pass ``raise_errors=True`` to get the :class:`~django_rag.exceptions.IngestionError`
+    raised as well. With ``force=False``, a document whose content, chunking settings and
+    embedder have not changed costs no embedding call and no write.
+    """
+    document_id = document if isinstance(document, int) else document.pk
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with _AdvisoryLock(document_id, using) as acquired:
+        if not acquired:
+            if raise_errors:
+                raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
+            return IngestResult(document_id, "busy", error="Another worker is ingesting this document.", error_code="busy")
+        doc = Document.objects.using(using).select_related("collection").get(pk=document_id)
+        try:
+            return _ingest_locked(doc, force=force, embedder_alias=embedder, using=using, started=started, timings=timings)
+        except IngestionError as exc:
+            message = str(exc)
+            _mark(doc, using, status=Document.Status.FAILED, error=message)
+            logger.warning("Ingestion of document %s failed: %s", document_id, message)
+            if raise_errors:
+                raise
+            return IngestResult(
+                document_id, "failed", chunks=doc.chunk_count, error=message, error_code=exc.code, timings=timings
+            )
+        except Exception as exc:
+            # A bug or an outage, not bad input: record it so the admin shows something,
+            # then let it propagate to the caller (and the task queue's retry logic).
+            _mark(doc, using, status=Document.Status.FAILED, error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}")
+            raise
+
+
+def _mark(doc: Document, using: str, **fields: Any) -> None:
+    fields["updated_at"] = timezone.now()
+    try:
+        Document.objects.using(using).filter(pk=doc.pk).update(**fields)
+    except DatabaseError:
+        logger.exception("Could not record the status of document %s", doc.pk)
+    for name, value in fields.items():
+        setattr(doc, name, value)
+
+
+def _ingest_locked(
+    doc: Document, *, force: bool, embedder_alias: str, using: str, started: float, timings: dict[str, float]
+) -> IngestResult:
+    embedder = get_embedder(embedder_alias)
+    language = resolve_language(doc)
+    data, name, fmt = read_source(doc)
+    content_hash = hashlib.sha256(data).hexdigest()
+    signature = ingest_signature(content_hash, embedder, language)
+
+    if not force and doc.ingest_signature == signature:
+        # Same content, same chunking, same embedder: the chunks in place are right.
+        if doc.status != Document.Status.READY or doc.error:
+            _mark(doc, using, status=Document.Status.READY, error="")
+        return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
+
+    _mark(doc, using, status=Document.Status.PROCESSING, error="")
+    _check_language(language, using)
+
+    t = time.perf_counter()
+    extracted: Extracted = extract(data, name=name, format=fmt)
+    max_chars = get_setting("MAX_TEXT_LENGTH")
+    if extracted.length > max_chars:
+        raise FileTooLarge(
+            f"The document has {extracted.length:,} characters of text; the limit is {max_chars:,} "
+            "(DJANGO_RAG['MAX_TEXT_LENGTH'])."
+        )
+    timings["extract"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    drafts: list[ChunkDraft] = split_sections(extracted.sections)
+    timings["split"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    vectors = embed_in_batches(embedder, [d.content for d in drafts])
+    timings["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    replace_chunks(doc, drafts, vectors, embedder=embedder, language=language, using=using)
+    timings["write"] = time.perf_counter() - t
+
+    elapsed = time.perf_counter() - started
+    _mark(
+        doc,
+        using,
+        status=Document.Status.READY,
+        error="",
+        content_hash=content_hash,
+        ingest_signature=signature,
+        chunk_count=len(drafts),
+        ingest_seconds=round(elapsed, 4),
+        ingested_at=timezone.now(),
+    )
+    timings["total"] = elapsed
+    logger.info("Ingested document %s: %d chunks in %.2fs", doc.pk, len(drafts), elapsed)
+    return IngestResult(doc.pk, "ingested", chunks=len(drafts), embedded=len(drafts), timings=timings)
+
+
+def replace_chunks(
+    doc: Document,
+    drafts: list[ChunkDraft],
+    vectors: list[list[float]],
+    *,
+    embedder: BaseEmbedder,
+    language: str,
+    using: str = "default",
+) -> None:
+    """Swap a document's chunks in one transaction: readers see the old set or the new one."""
+    rows = (
+        (doc.pk, index, draft.content, draft.metadata, vector, embedder.identity, language)
+        for index, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+    )
+    with transaction.atomic(using=using):
+        # Lock the document row so a concurrent delete of the document waits for us.
+        Document.objects.using(using).select_for_update().filter(pk=doc.pk).exists()
+        Chunk.objects.using(using).filter(document_id=doc.pk)._raw_delete(using)
+        copy_rows(rows, using=using)
