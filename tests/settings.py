@@ -4,6 +4,7 @@ The database is real PostgreSQL with pgvector: ``$DATABASE_URL`` when it is set,
 otherwise an embedded server whose data lives in ``.pgdata/tests`` (ignored by git).
 """
 
+import os
 from pathlib import Path
 
 from django_rag.local_postgres import database_settings
@@ -56,6 +57,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "tests")}
+# A suffix lets several test runs share one server (tox environments, parallel work).
+DATABASES["default"]["TEST"] = {"NAME": "test_django_rag" + os.environ.get("DJANGO_RAG_TEST_DB_SUFFIX", "")}
 
 STATIC_URL = "/static/"
 MEDIA_ROOT = REPO_DIR / "var" / "test-media"

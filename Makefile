@@ -1,0 +1,43 @@
+# The two commands a newcomer needs:
+#   make run    start the example site on embedded defaults (no keys, no Docker)
+#   make test   install everything and run the test suite
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= $(shell scripts/find-python 3.11)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install tox bench-ingest clean-db help
+
+help:
+	@echo "make run     start the example site at http://$(HOST):$(PORT)/"
+	@echo "make test    install everything and run the tests"
+	@echo "make tox     run the tests on every installed Python x Django"
+	@echo "make bench-ingest  ingestion throughput against raw COPY"
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+run: install
+	$(BIN)/python example_project/manage.py migrate --no-input
+	$(BIN)/python example_project/manage.py bootstrap_example
+	$(BIN)/python example_project/manage.py runserver $(HOST):$(PORT)
+
+tox: install
+	PATH="$$(scripts/python-paths)$$PATH" $(BIN)/tox run-parallel --parallel 2 --skip-missing-interpreters true
+
+bench-ingest: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean-db:
+	rm -rf .pgdata
