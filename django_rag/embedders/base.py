@@ -21,11 +21,16 @@ class BaseEmbedder:
 
     #: Short provider name used in the identity, e.g. "openai".
     provider: str = ""
+    #: Backends that hand unknown OPTIONS on to a client library set this; the others
+    #: reject them, so a misspelt option is an error rather than silently ignored.
+    passthrough_options: bool = False
 
     def __init__(self, *, alias: str, dimensions: int | None = None, **options: Any) -> None:
         self.alias = alias
         if dimensions is not None:
             self.dimensions = int(dimensions)
+        if options and not self.passthrough_options:
+            raise TypeError(f"unexpected option(s) {', '.join(sorted(options))}")
         self.options = options
 
     dimensions: int

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import Chunk, Collection, Document
+
+STATUS_COLOURS = {
+    Document.Status.PENDING: "#6b7280",
+    Document.Status.PROCESSING: "#2563eb",
+    Document.Status.READY: "#15803d",
+    Document.Status.FAILED: "#b91c1c",
+}
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "language", "document_count", "updated_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_document_count=Count("documents"))
+
+    @admin.display(description=_("documents"), ordering="_document_count")
+    def document_count(self, obj):
+        return obj._document_count
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "collection", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
+    list_filter = ["status", "collection"]
+    search_fields = ["title", "source_url", "file"]
+    list_select_related = ["collection"]
+    readonly_fields = [
+        "status", "error", "content_hash", "chunk_count", "ingest_seconds", "ingested_at", "created_at", "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["collection", "title", "file", "text", "source_url", "language", "metadata"]}),
+        (_("Ingestion"), {"fields": readonly_fields}),
+    ]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span class="rag-status rag-status-{}" style="color:#fff;background:{};padding:1px 8px;'
+            'border-radius:9px" title="{}">{}</span>',
+            obj.status,
+            STATUS_COLOURS.get(obj.status, "#6b7280"),
+            obj.error,
+            obj.get_status_display(),
+        )
+
+
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "document", "index", "preview", "embedder"]
+    list_select_related = ["document"]
+    search_fields = ["content"]
+    fields = ["document", "index", "content", "metadata", "embedder", "language"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("content"))
+    def preview(self, obj):
+        return obj.content[:120] + ("…" if len(obj.content) > 120 else "")

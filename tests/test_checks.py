@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from django_rag import checks
+from django_rag.vector_indexes import index_exists
+
+HASHING = "django_rag.embedders.hashing.Embedder"
+
+
+def ids(messages):
+    return sorted(m.id for m in messages)
+
+
+def test_default_configuration_is_clean():
+    assert [m for m in run_checks() if m.id.startswith("django_rag")] == []
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"CHUNK_SIZE": "1000"}, "django_rag.E010"),
+        ({"CHUNK_SIZE": True}, "django_rag.E010"),
+        ({"SEPARATORS": "\n"}, "django_rag.E010"),
+        ({"EMBED_BATCH_SIZE": 0}, "django_rag.E011"),
+        ({"CHUNK_SIZE": 100, "CHUNK_OVERLAP": 100}, "django_rag.E011"),
+        ({"EMBEDDERS": {}}, "django_rag.E002"),
+        ({"EMBEDDERS": {"default": {"BACKEND": "django_rag.embedders.missing.Embedder"}}}, "django_rag.E001"),
+        ({"EMBEDDERS": {"default": {"BACKEND": HASHING, "OPTIONS": {"dimensions": "many"}}}}, "django_rag.E001"),
+    ],
+)
+def test_bad_settings_are_reported(overrides, expected):
+    with override_settings(DJANGO_RAG=overrides):
+        messages = [m for m in run_checks() if m.id.startswith("django_rag")]
+    assert expected in ids(messages)
+    message = next(m for m in messages if m.id == expected)
+    assert "DJANGO_RAG" in message.msg + str(message.obj) + (message.hint or "")
+
+
+def test_extension_check_messages():
+    assert checks.extension_check("default", installed=True, available=True, tables=[]) == []
+    # Before the first migrate, a missing-but-available extension is expected.
+    assert checks.extension_check("default", installed=False, available=True, tables=[]) == []
+    assert ids(checks.extension_check("default", installed=False, available=False, tables=[])) == ["django_rag.E004"]
+    assert ids(checks.extension_check("default", installed=False, available=True, tables=["django_rag_chunk"])) == [
+        "django_rag.E006"
+    ]
+
+
+@pytest.mark.django_db
+def test_database_checks_pass_after_migrate():
+    messages = checks.check_database(databases=["default"])
+    assert messages == []
+
+
+@pytest.mark.django_db
+def test_missing_extension_is_an_error_once_tables_exist():
+    # DDL is transactional in PostgreSQL: the test transaction brings the extension back.
+    with connection.cursor() as cursor:
+        cursor.execute("DROP EXTENSION vector CASCADE")
+    assert "django_rag.E006" in ids(checks.check_database(databases=["default"]))
+
+
+@pytest.mark.django_db
+def test_embedder_without_index_warns_and_sync_command_fixes_it(capsys):
+    new = {"default": {"BACKEND": HASHING, "OPTIONS": {"dimensions": 48}}}
+    with override_settings(DJANGO_RAG={"EMBEDDERS": new}):
+        assert ids(checks.check_database(databases=["default"])) == ["django_rag.W001"]
+        call_command("rag_sync_indexes")
+        assert "created" in capsys.readouterr().out
+        assert checks.check_database(databases=["default"]) == []
+        call_command("rag_sync_indexes")
+        assert "exists" in capsys.readouterr().out
