@@ -13,3 +13,10 @@ class DjangoRAGConfig(AppConfig):
         from .vector_indexes import create_indexes_after_migrate
 
         post_migrate.connect(create_indexes_after_migrate, sender=self, dispatch_uid="django_rag.vector_indexes")
+
+        from django.db.backends.postgresql.base import DatabaseWrapper
+        from django.db.backends.signals import connection_created
+
+        from .retrieval import configure_connection
+
+        connection_created.connect(configure_connection, sender=DatabaseWrapper, dispatch_uid="django_rag.connection")

@@ -43,6 +43,14 @@ DEFAULTS: dict[str, Any] = {
     # HNSW build parameters for those indexes (pgvector's defaults).
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 64,
+    # pgvector 0.8 iterative index scans, set on each new connection, so that filtered
+    # semantic searches keep scanning until they have enough rows. None leaves it off.
+    "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Retrieval defaults (each is also a keyword argument of the search methods).
+    "CANDIDATES": 100,  # rows each leg contributes before fusion
+    "RRF_K": 60,  # Reciprocal Rank Fusion constant
+    "HYBRID_WEIGHTS": {"semantic": 1.0, "keyword": 1.0},
+    "KEYWORD_POSTINGS_PER_TERM": 1000,  # best postings read per query term (BM25 leg)
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -58,6 +66,11 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "AUTO_CREATE_VECTOR_INDEXES": bool,
     "HNSW_M": int,
     "HNSW_EF_CONSTRUCTION": int,
+    "HNSW_ITERATIVE_SCAN": (str, type(None)),
+    "CANDIDATES": int,
+    "RRF_K": (int, float),
+    "HYBRID_WEIGHTS": dict,
+    "KEYWORD_POSTINGS_PER_TERM": int,
 }
 
 

@@ -1,6 +1,15 @@
-"""QuerySets for documents and chunks. Retrieval methods live in :mod:`django_rag.retrieval`."""
+"""QuerySets for documents and chunks.
+
+``ChunkQuerySet`` carries the retrieval API. Its methods are in :class:`RetrievalMixin`
+so a site can add them to its own chunk manager or proxy models::
+
+    class MyChunkQuerySet(RetrievalMixin, models.QuerySet): ...
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import models
 
@@ -13,31 +22,108 @@ class DocumentQuerySet(models.QuerySet):
         return self.filter(status="failed")
 
 
-class ChunkQuerySet(models.QuerySet):
+class RetrievalMixin:
+    """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.
+
+    Each returns a QuerySet of chunks ordered by ``score`` (best first) and annotated
+    with ``score``, ``semantic_rank``, ``keyword_rank``, ``distance`` and
+    ``keyword_score`` (``None`` for a leg that did not find the chunk). Filters applied
+    *before* the call restrict the candidates inside each leg; filters applied after it
+    only drop rows from the final list. Slice the result to get the top k.
+    """
+
     def for_embedder(self, embedder=None):
         """Chunks whose vectors were made by ``embedder`` (an embedder, an alias, or the default)."""
         from .retrieval import resolve_embedder
 
         return self.filter(embedder=resolve_embedder(embedder).identity)
 
-    def semantic(self, query: str | None = None, *, vector=None, embedder=None):
-        """Nearest chunks by cosine distance, annotated with ``distance`` and ``score`` (1 - distance).
-
-        Pass ``vector=`` to skip the embedding call. Slice the result (``[:10]``): the
-        HNSW index serves ``ORDER BY distance LIMIT k``.
-        """
-        from django.db.models import F
-
-        from .retrieval import cosine_distance, resolve_embedder
-
-        model = resolve_embedder(embedder)
-        if vector is None:
-            if query is None:
-                raise TypeError("semantic() needs a query string or vector=.")
-            vector = model.embed_query(query)
-        return (
-            self.filter(embedder=model.identity)
-            .annotate(distance=cosine_distance(vector, model.dimensions))
-            .annotate(score=1 - F("distance"))
-            .order_by("distance")
+    def semantic(
+        self,
+        query: str | None = None,
+        *,
+        vector: Sequence[float] | None = None,
+        embedder: Any = None,
+        candidates: int | None = None,
+        min_score: float | None = None,
+    ):
+        """Nearest chunks by cosine distance (pgvector); ``score`` is ``1 - distance``."""
+        return self._search(
+            query, vector=vector, embedder=embedder, semantic=True, keyword=False,
+            min_score=min_score, options={"candidates": candidates},
         )
+
+    def keyword(
+        self,
+        query: str,
+        *,
+        language: str | None = None,
+        candidates: int | None = None,
+        postings_per_term: int | None = None,
+        min_score: float | None = None,
+    ):
+        """Chunks ranked by BM25 over PostgreSQL full text; ``score`` is the BM25 score."""
+        return self._search(
+            query, language=language, semantic=False, keyword=True, min_score=min_score,
+            options={"candidates": candidates, "postings_per_term": postings_per_term},
+        )
+
+    def hybrid(
+        self,
+        query: str,
+        *,
+        vector: Sequence[float] | None = None,
+        embedder: Any = None,
+        language: str | None = None,
+        candidates: int | None = None,
+        rrf_k: float | None = None,
+        weights: dict[str, float] | None = None,
+        postings_per_term: int | None = None,
+        min_score: float | None = None,
+    ):
+        """Semantic and keyword legs fused with Reciprocal Rank Fusion; ``score`` is the RRF score."""
+        return self._search(
+            query, vector=vector, embedder=embedder, language=language, semantic=True, keyword=True,
+            min_score=min_score,
+            options={"candidates": candidates, "rrf_k": rrf_k, "weights": weights, "postings_per_term": postings_per_term},
+        )
+
+    def _search(
+        self,
+        query: str | None,
+        *,
+        semantic: bool,
+        keyword: bool,
+        options: dict[str, Any],
+        vector: Sequence[float] | None = None,
+        embedder: Any = None,
+        language: str | None = None,
+        min_score: float | None = None,
+    ):
+        from . import retrieval
+
+        opts = retrieval.SearchOptions.build(**options)
+        if query is not None and not isinstance(query, str):
+            raise TypeError(f"query must be a string, not {type(query).__name__}.")
+        query = (query or "").replace("\x00", " ")  # PostgreSQL text cannot hold NUL
+        filter_sql, filter_params = retrieval.filter_subquery(self)
+        semantic_part = keyword_part = None
+        if semantic:
+            model = retrieval.resolve_embedder(embedder)
+            if vector is None:
+                if not query.strip():
+                    return self.none()
+                vector = model.embed_query(query)
+            if len(vector) != model.dimensions:
+                raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
+            semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, filter_sql, filter_params)
+        if keyword:
+            keyword_part = retrieval.keyword_leg(
+                query, opts.candidates, opts.postings_per_term, language, filter_sql, filter_params
+            )
+        sql, params = retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts)
+        return retrieval.attach_ranking(self, sql, params, min_score=min_score)
+
+
+class ChunkQuerySet(RetrievalMixin, models.QuerySet):
+    pass

@@ -1,40 +1,41 @@
-"""Retrieval: the SQL behind ``Chunk.objects.semantic()`` and friends."""
+"""Retrieval SQL: the semantic leg, the BM25 keyword leg and their fusion.
+
+Each search is one SQL statement. ``Chunk.objects.<filters>.hybrid(q)`` compiles the
+filters placed before the call into both legs (so a narrow filter still yields a full
+list of candidates), ranks candidates in a derived table, and joins that table back to
+``django_rag_chunk`` with :class:`RankingJoin`, so the result is an ordinary, chainable
+QuerySet of ``Chunk`` rows annotated with ``score`` and each leg's rank.
+
+Keyword leg (BM25): the query is tokenised with ``to_tsvector(config, query)`` for each
+text search configuration in the corpus (or the one asked for), which never raises on
+user input and drops stop words; each term's best postings come from the
+``(config, lexeme, impact DESC)`` index; scores are ``sum(idf * impact)``. Reading only
+each term's ``postings_per_term`` best postings bounds the cost on common terms; the
+postings it skips are those whose contribution is smallest (see docs/retrieval.md).
+
+Semantic leg: ``ORDER BY embedding::vector(N) <=> query LIMIT n`` over the embedder's
+own rows, served by its partial HNSW index. Filtered HNSW scans would under-return, so
+pgvector 0.8's iterative scans are turned on for every connection
+(``DJANGO_RAG["HNSW_ITERATIVE_SCAN"]``).
+
+Fusion: Reciprocal Rank Fusion, ``sum(weight / (rrf_k + rank))`` over the legs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, FloatField, Func
-from django.db.models.expressions import RawSQL
+from django.db.models import F, FloatField, Func, IntegerField
+from django.db.models.expressions import Expression, RawSQL
+from django.db.models.sql.constants import INNER
 
+from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 
-
-class VectorCast(Func):
-    """``(column)::vector(N)``: the exact expression each partial HNSW index is built on."""
-
-    template = "(%(expressions)s)::vector(%(dimensions)s)"
-    output_field = FloatField()  # never selected on its own; only inside a distance
-
-    def __init__(self, expression: Any, dimensions: int) -> None:
-        super().__init__(expression, dimensions=int(dimensions))
-
-
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
-
-
-def cosine_distance(vector: Sequence[float], dimensions: int) -> RawSQL | Func:
-    """``embedding::vector(N) <=> 'query'::vector(N)`` as an expression."""
-    return Func(
-        VectorCast(F("embedding"), dimensions),
-        RawSQL(f"%s::vector({int(dimensions)})", [vector_literal(vector)]),
-        function="",
-        arg_joiner=" <=> ",
-        template="(%(expressions)s)",
-        output_field=FloatField(),
-    )
+CHUNK_TABLE = "django_rag_chunk"
+RANKING_ALIAS = "rag_ranking"
 
 
 def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
@@ -45,4 +46,300 @@ def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
     return embedder
 
 
-__all__ = ["VectorCast", "cosine_distance", "resolve_embedder"]
+def vector_literal(vector: Sequence[float]) -> str:
+    return "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
+
+
+class VectorCast(Func):
+    """``(column)::vector(N)``: the exact expression each partial HNSW index is built on."""
+
+    template = "(%(expressions)s)::vector(%(dimensions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, dimensions: int) -> None:
+        super().__init__(expression, dimensions=int(dimensions))
+
+
+def cosine_distance(vector: Sequence[float], dimensions: int) -> Func:
+    """``embedding::vector(N) <=> 'query'::vector(N)`` as an ORM expression."""
+    return Func(
+        VectorCast(F("embedding"), dimensions),
+        RawSQL(f"%s::vector({int(dimensions)})", [vector_literal(vector)]),
+        function="",
+        arg_joiner=" <=> ",
+        template="(%(expressions)s)",
+        output_field=FloatField(),
+    )
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Keyword-only tuning options; ``None`` means "the setting's value"."""
+
+    candidates: int
+    rrf_k: float
+    semantic_weight: float
+    keyword_weight: float
+    postings_per_term: int
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        candidates: int | None = None,
+        rrf_k: float | None = None,
+        weights: dict[str, float] | None = None,
+        postings_per_term: int | None = None,
+    ) -> SearchOptions:
+        configured_weights = {**get_setting("HYBRID_WEIGHTS"), **(weights or {})}
+        unknown = set(configured_weights) - {"semantic", "keyword"}
+        if unknown:
+            raise ValueError(f"Unknown weight(s) {sorted(unknown)}: use 'semantic' and 'keyword'.")
+        options = cls(
+            candidates=int(candidates if candidates is not None else get_setting("CANDIDATES")),
+            rrf_k=float(rrf_k if rrf_k is not None else get_setting("RRF_K")),
+            semantic_weight=float(configured_weights["semantic"]),
+            keyword_weight=float(configured_weights["keyword"]),
+            postings_per_term=int(
+                postings_per_term if postings_per_term is not None else get_setting("KEYWORD_POSTINGS_PER_TERM")
+            ),
+        )
+        if options.candidates < 1 or options.postings_per_term < 1:
+            raise ValueError("candidates and postings_per_term must be at least 1.")
+        if options.rrf_k < 0:
+            raise ValueError("rrf_k must not be negative.")
+        return options
+
+
+_ITERATIVE_SCAN_MODES = {"relaxed_order", "strict_order", "off"}
+
+
+def configure_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Turn on pgvector's iterative index scans for each new PostgreSQL connection.
+
+    Without them, an HNSW scan returns at most ``hnsw.ef_search`` rows (40) *before* the
+    WHERE clause, so a filter that keeps 1% of rows leaves a search with almost nothing.
+    The setting only changes filtered HNSW scans; other queries are unaffected.
+    """
+    mode = get_setting("HNSW_ITERATIVE_SCAN")
+    if not mode:
+        return
+    if mode not in _ITERATIVE_SCAN_MODES:
+        raise ValueError(f'DJANGO_RAG["HNSW_ITERATIVE_SCAN"] must be one of {sorted(_ITERATIVE_SCAN_MODES)} or None.')
+    with connection.cursor() as cursor:
+        # A custom "hnsw.*" setting is accepted before pgvector is loaded, and ignored
+        # by pgvector versions older than 0.8.
+        cursor.execute(f"SET hnsw.iterative_scan = {mode}")
+
+
+# --- the legs, as SQL fragments -------------------------------------------------------
+
+
+def semantic_leg(
+    vector: Sequence[float], embedder: BaseEmbedder, limit: int, filter_sql: str | None, filter_params: Sequence[Any]
+) -> tuple[str, list[Any]]:
+    """``(id, rank, distance)`` of the ``limit`` nearest chunks."""
+    dims = int(embedder.dimensions)
+    where = "c.embedder = %s"
+    params: list[Any] = [vector_literal(vector), embedder.identity]
+    if filter_sql:
+        where += f" AND c.id IN ({filter_sql})"
+        params.extend(filter_params)
+    params.append(limit)
+    sql = (
+        "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
+        f"SELECT c.id, (c.embedding::vector({dims}) <=> %s::vector({dims})) AS distance "
+        f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
+    )
+    # The vector literal comes first in the SELECT list, before the WHERE parameters.
+    return sql, params
+
+
+def keyword_leg(
+    query: str,
+    limit: int,
+    postings_per_term: int,
+    language: str | None,
+    filter_sql: str | None,
+    filter_params: Sequence[Any],
+) -> tuple[str, list[Any]]:
+    """``(id, rank, score)`` of the ``limit`` best chunks by BM25."""
+    params: list[Any] = [query]
+    config_filter = ""
+    if language:
+        config_filter = "WHERE s.config = %s::regconfig"
+        params.append(language)
+    chunk_filter = ""
+    if filter_sql:
+        chunk_filter = f"AND p.chunk_id IN ({filter_sql})"
+    params.extend(filter_params)
+    params.extend([postings_per_term, limit])
+    sql = (
+        "WITH query_terms AS ("
+        "  SELECT DISTINCT s.config, t.lexeme, s.chunks"
+        "  FROM django_rag_corpus s CROSS JOIN LATERAL unnest(to_tsvector(s.config, %s)) AS t "
+        f" {config_filter}"
+        "), weighted_terms AS ("
+        "  SELECT q.config, q.lexeme, ln(1 + (q.chunks - t.df + 0.5) / (t.df + 0.5)) AS idf"
+        "  FROM query_terms q JOIN django_rag_term t ON t.config = q.config AND t.lexeme = q.lexeme"
+        "  WHERE t.df > 0"
+        "), scored AS ("
+        "  SELECT p.chunk_id AS id, sum(w.idf * p.impact) AS score"
+        "  FROM weighted_terms w CROSS JOIN LATERAL ("
+        "    SELECT p.chunk_id, p.impact FROM django_rag_posting p"
+        f"    WHERE p.config = w.config AND p.lexeme = w.lexeme {chunk_filter}"
+        "    ORDER BY p.impact DESC LIMIT %s"
+        "  ) p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
+        ") SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank, score FROM scored"
+    )
+    return sql, params
+
+
+def hybrid_sql(
+    *,
+    semantic: tuple[str, list[Any]] | None,
+    keyword: tuple[str, list[Any]] | None,
+    options: SearchOptions,
+) -> tuple[str, list[Any]]:
+    """Fuse the legs with weighted Reciprocal Rank Fusion into ``(id, score, ...)``."""
+    parts, params = [], []
+    if semantic:
+        parts.append(f"semantic AS MATERIALIZED ({semantic[0]})")
+        params.extend(semantic[1])
+    if keyword:
+        parts.append(f"keyword AS MATERIALIZED ({keyword[0]})")
+        params.extend(keyword[1])
+    k = options.rrf_k
+    if semantic and keyword:
+        body = (
+            "SELECT coalesce(s.id, k.id) AS id,"
+            " coalesce(%s / (%s + s.rank), 0) + coalesce(%s / (%s + k.rank), 0) AS score,"
+            " s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score"
+            " FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id"
+        )
+        params.extend([options.semantic_weight, k, options.keyword_weight, k])
+    elif semantic:
+        body = (
+            "SELECT id, 1 - distance AS score, rank AS semantic_rank, NULL::bigint AS keyword_rank,"
+            " distance, NULL::float8 AS keyword_score FROM semantic"
+        )
+    else:
+        body = (
+            "SELECT id, score, NULL::bigint AS semantic_rank, rank AS keyword_rank,"
+            " NULL::float8 AS distance, score AS keyword_score FROM keyword"
+        )
+    return f"WITH {', '.join(parts)} {body}", params
+
+
+# --- attaching a ranking to a QuerySet ----------------------------------------------
+
+
+class RankingJoin:
+    """``INNER JOIN (<ranking SQL>) rag_ranking ON rag_ranking.id = django_rag_chunk.id``.
+
+    Django has no public API to join a derived table; this object speaks the protocol
+    of ``django.db.models.sql.datastructures.Join`` that the SQL compiler relies on
+    (``as_sql``, ``relabeled_clone``, ``equals``...), so the QuerySet stays chainable.
+    """
+
+    filtered_relation = None
+    join_type = INNER
+    nullable = False
+
+    def __init__(self, sql: str, params: Sequence[Any], parent_alias: str, table_alias: str = RANKING_ALIAS) -> None:
+        self.sql, self.params = sql, tuple(params)
+        self.parent_alias = parent_alias
+        self.table_alias = self.table_name = table_alias
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return (type(self), self.sql, self.params, self.parent_alias, self.table_alias)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RankingJoin) and self.identity == other.identity
+
+    def __hash__(self) -> int:
+        return hash(self.identity)
+
+    def equals(self, other: object) -> bool:
+        return self == other
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        qn = compiler.quote_name_unless_alias
+        return (
+            f"INNER JOIN ({self.sql}) {qn(self.table_alias)} "
+            f"ON ({qn(self.table_alias)}.id = {qn(self.parent_alias)}.id)",
+            self.params,
+        )
+
+    def relabeled_clone(self, change_map: dict[str, str]) -> RankingJoin:
+        return RankingJoin(
+            self.sql,
+            self.params,
+            change_map.get(self.parent_alias, self.parent_alias),
+            change_map.get(self.table_alias, self.table_alias),
+        )
+
+    class join_field:  # noqa: N801 - mimics Join.join_field, read by QuerySet internals
+        class related_model:  # noqa: N801
+            class _meta:  # noqa: N801
+                local_concrete_fields = ()
+
+
+class RankingColumn(Expression):
+    """A column of the joined ranking, relabelled along with the join."""
+
+    def __init__(self, alias: str, column: str, output_field: Any) -> None:
+        super().__init__(output_field=output_field)
+        self.alias, self.column = alias, column
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        qn = compiler.quote_name_unless_alias
+        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", []
+
+    def relabeled_clone(self, change_map: dict[str, str]) -> RankingColumn:
+        return RankingColumn(change_map.get(self.alias, self.alias), self.column, self.output_field)
+
+    def get_group_by_cols(self):
+        return [self]
+
+    def __repr__(self) -> str:
+        return f"RankingColumn({self.alias}.{self.column})"
+
+
+RANKING_COLUMNS = {
+    "score": FloatField(),
+    "semantic_rank": IntegerField(),
+    "keyword_rank": IntegerField(),
+    "distance": FloatField(),
+    "keyword_score": FloatField(),
+}
+
+
+def filter_subquery(queryset: Any) -> tuple[str | None, list[Any]]:
+    """The queryset's filters as ``SELECT id ...`` SQL, or ``None`` when it has none."""
+    if not queryset.query.where:
+        return None, []
+    inner = queryset.order_by().values("pk")
+    inner.query.clear_limits()
+    sql, params = inner.query.get_compiler(using=queryset.db).as_sql()
+    return sql, list(params)
+
+
+def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score: float | None = None) -> Any:
+    """Join a ranking ``(id, score, ...)`` to ``queryset`` and order by score."""
+    qs = queryset._chain()
+    query = qs.query
+    parent = query.get_initial_alias()
+    alias = RANKING_ALIAS
+    n = 1
+    while alias in query.alias_map:  # a second search on the same queryset
+        n += 1
+        alias = f"{RANKING_ALIAS}{n}"
+    query.alias_map[alias] = RankingJoin(sql, params, parent, alias)
+    query.alias_refcount[alias] = 1
+    query.table_map.setdefault(alias, []).append(alias)
+    qs = qs.annotate(**{name: RankingColumn(alias, name, field) for name, field in RANKING_COLUMNS.items()})
+    if min_score is not None:
+        qs = qs.filter(score__gte=min_score)
+    return qs.order_by("-score", "pk")
