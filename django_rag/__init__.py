@@ -8,7 +8,7 @@ __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
     from .ingestion import IngestResult
-    from .models import Document
+    from .models import Chunk, Document
 
 
 def ingest(document: "Document | int", *, force: bool = False, **options: Any) -> "IngestResult":
@@ -17,3 +17,9 @@ def ingest(document: "Document | int", *, force: bool = False, **options: Any) -
 
     return _ingest(document, force=force, **options)
 
+
+def search(query: str, **options: Any) -> "list[Chunk]":
+    """The best chunks for ``query``. See :func:`django_rag.shortcuts.search`."""
+    from .shortcuts import search as _search
+
+    return _search(query, **options)
