@@ -151,7 +151,7 @@ def extension_check(alias: str, *, installed: bool, available: bool, tables: lis
             Error(
                 f"The pgvector extension is missing from database {alias!r}, but django-rag's tables exist.",
                 hint="Run CREATE EXTENSION vector; as a role allowed to create extensions.",
-                id="django_rag.E006",
+                id="django_rag.E009",
             )
         ]
     # Before the first migrate the extension is expected to be missing: migrate runs the

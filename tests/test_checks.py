@@ -47,7 +47,7 @@ def test_extension_check_messages():
     assert checks.extension_check("default", installed=False, available=True, tables=[]) == []
     assert ids(checks.extension_check("default", installed=False, available=False, tables=[])) == ["django_rag.E004"]
     assert ids(checks.extension_check("default", installed=False, available=True, tables=["django_rag_chunk"])) == [
-        "django_rag.E006"
+        "django_rag.E009"
     ]
 
 
@@ -62,7 +62,7 @@ def test_missing_extension_is_an_error_once_tables_exist():
     # DDL is transactional in PostgreSQL: the test transaction brings the extension back.
     with connection.cursor() as cursor:
         cursor.execute("DROP EXTENSION vector CASCADE")
-    assert "django_rag.E006" in ids(checks.check_database(databases=["default"]))
+    assert "django_rag.E009" in ids(checks.check_database(databases=["default"]))
 
 
 @pytest.mark.django_db
