@@ -106,7 +106,7 @@ class RetrievalMixin:
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a string, not {type(query).__name__}.")
         query = (query or "").replace("\x00", " ")  # PostgreSQL text cannot hold NUL
-        filter_sql, filter_params = retrieval.filter_subquery(self)
+        chunk_filter = retrieval.ChunkFilter.from_queryset(self)
         semantic_part = keyword_part = None
         if semantic:
             model = retrieval.resolve_embedder(embedder)
@@ -116,11 +116,9 @@ class RetrievalMixin:
                 vector = model.embed_query(query)
             if len(vector) != model.dimensions:
                 raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
-            semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, filter_sql, filter_params)
+            semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, chunk_filter)
         if keyword:
-            keyword_part = retrieval.keyword_leg(
-                query, opts.candidates, opts.postings_per_term, language, filter_sql, filter_params
-            )
+            keyword_part = retrieval.keyword_leg(query, opts.candidates, opts.postings_per_term, language, chunk_filter)
         sql, params = retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts)
         return retrieval.attach_ranking(self, sql, params, min_score=min_score)
 

@@ -136,15 +136,20 @@ def configure_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 def semantic_leg(
-    vector: Sequence[float], embedder: BaseEmbedder, limit: int, filter_sql: str | None, filter_params: Sequence[Any]
+    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None
 ) -> tuple[str, list[Any]]:
-    """``(id, rank, distance)`` of the ``limit`` nearest chunks."""
+    """``(id, rank, distance)`` of the ``limit`` nearest chunks.
+
+    The filter is a plain ``IN (subquery)``: the planner weighs it against the HNSW scan
+    and picks an exact scan of the admitted rows when they are few (measured: 2-5 ms
+    for broad and narrow filters at 15,000 chunks).
+    """
     dims = int(embedder.dimensions)
     where = "c.embedder = %s"
     params: list[Any] = [vector_literal(vector), embedder.identity]
-    if filter_sql:
-        where += f" AND c.id IN ({filter_sql})"
-        params.extend(filter_params)
+    if chunk_filter is not None:
+        where += f" AND c.id IN ({chunk_filter.sql})"
+        params.extend(chunk_filter.params)
     params.append(limit)
     sql = (
         "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
@@ -160,37 +165,78 @@ def keyword_leg(
     limit: int,
     postings_per_term: int,
     language: str | None,
-    filter_sql: str | None,
-    filter_params: Sequence[Any],
+    chunk_filter: ChunkFilter | None,
 ) -> tuple[str, list[Any]]:
-    """``(id, rank, score)`` of the ``limit`` best chunks by BM25."""
+    """``(id, rank, score)`` of the ``limit`` best chunks by BM25.
+
+    Without a filter: each query term's ``postings_per_term`` best postings, summed.
+    With one, evaluating the ORM filter over every chunk it admits would cost more than
+    the search itself, so it runs in two passes. First, the unfiltered candidates are
+    checked best first by a correlated subquery until ``limit`` pass (a few probes for a
+    broad filter). Only if too few pass (a narrow filter) does the second pass run: it
+    materialises the admitted chunk ids, which are few, and reads each term's best
+    postings among them.
+    """
     params: list[Any] = [query]
     config_filter = ""
     if language:
         config_filter = "WHERE s.config = %s::regconfig"
         params.append(language)
-    chunk_filter = ""
-    if filter_sql:
-        chunk_filter = f"AND p.chunk_id IN ({filter_sql})"
-    params.extend(filter_params)
-    params.extend([postings_per_term, limit])
-    sql = (
-        "WITH query_terms AS ("
+    # weighted_terms is MATERIALIZED so idf is computed once per term, not per posting,
+    # and in float8: numeric ln() per row cost more than the whole index scan.
+    terms = (
+        "query_terms AS ("
         "  SELECT DISTINCT s.config, t.lexeme, s.chunks"
         "  FROM django_rag_corpus s CROSS JOIN LATERAL unnest(to_tsvector(s.config, %s)) AS t "
         f" {config_filter}"
-        "), weighted_terms AS ("
-        "  SELECT q.config, q.lexeme, ln(1 + (q.chunks - t.df + 0.5) / (t.df + 0.5)) AS idf"
+        "), weighted_terms AS MATERIALIZED ("
+        "  SELECT q.config, q.lexeme,"
+        "         ln(1.0::float8 + (q.chunks - t.df + 0.5::float8) / (t.df + 0.5::float8)) AS idf"
         "  FROM query_terms q JOIN django_rag_term t ON t.config = q.config AND t.lexeme = q.lexeme"
         "  WHERE t.df > 0"
-        "), scored AS ("
-        "  SELECT p.chunk_id AS id, sum(w.idf * p.impact) AS score"
-        "  FROM weighted_terms w CROSS JOIN LATERAL ("
-        "    SELECT p.chunk_id, p.impact FROM django_rag_posting p"
-        f"    WHERE p.config = w.config AND p.lexeme = w.lexeme {chunk_filter}"
-        "    ORDER BY p.impact DESC LIMIT %s"
-        "  ) p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
-        ") SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank, score FROM scored"
+        ")"
+    )
+
+    def best_postings(extra_condition: str = "") -> str:
+        return (
+            "SELECT p.chunk_id AS id, sum(w.idf * p.impact) AS score"
+            " FROM weighted_terms w CROSS JOIN LATERAL ("
+            "  SELECT p.chunk_id, p.impact FROM django_rag_posting p"
+            f"  WHERE p.config = w.config AND p.lexeme = w.lexeme {extra_condition}"
+            "  ORDER BY p.impact DESC LIMIT %s"
+            ") p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
+        )
+
+    ranked = "SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank, score FROM scored"
+    if chunk_filter is None:
+        params.extend([postings_per_term, limit])
+        return f"WITH {terms}, scored AS ({best_postings()}) {ranked}", params
+
+    correlated_sql, correlated_params = chunk_filter.correlated('"rag_candidate"."id"')
+    # Enough unfiltered candidates to fill `limit` unless the filter admits under ~10%.
+    probe = limit * 10
+    params.extend([postings_per_term, probe])
+    params.extend(correlated_params)
+    params.append(limit)
+    params.extend(chunk_filter.params)
+    params.extend([postings_per_term, limit, limit, limit])
+    sql = (
+        f"WITH {terms},"
+        f" candidates AS MATERIALIZED ({best_postings()}),"
+        # A scalar subquery is never flattened into a join, so it runs per row, in the
+        # candidates' score order, and the LIMIT stops it early.
+        " first_pass AS MATERIALIZED ("
+        "  SELECT id, score FROM candidates rag_candidate"
+        f"  WHERE ({correlated_sql}) IS NOT NULL LIMIT %s"
+        " ),"
+        f" admitted AS MATERIALIZED ({chunk_filter.sql}),"
+        f" second_pass AS ({best_postings('AND p.chunk_id IN (SELECT pk FROM admitted)')}),"
+        " scored AS ("
+        "  SELECT id, score FROM first_pass WHERE (SELECT count(*) FROM first_pass) >= %s"
+        "  UNION ALL"
+        "  SELECT id, score FROM second_pass WHERE (SELECT count(*) FROM first_pass) < %s"
+        " )"
+        f" {ranked}"
     )
     return sql, params
 
@@ -316,14 +362,29 @@ RANKING_COLUMNS = {
 }
 
 
-def filter_subquery(queryset: Any) -> tuple[str | None, list[Any]]:
-    """The queryset's filters as ``SELECT id ...`` SQL, or ``None`` when it has none."""
-    if not queryset.query.where:
-        return None, []
-    inner = queryset.order_by().values("pk")
-    inner.query.clear_limits()
-    sql, params = inner.query.get_compiler(using=queryset.db).as_sql()
-    return sql, list(params)
+@dataclass
+class ChunkFilter:
+    """The filters of a Chunk QuerySet, compiled for use inside the legs' SQL."""
+
+    queryset: Any
+    sql: str
+    params: list[Any]
+
+    @classmethod
+    def from_queryset(cls, queryset: Any) -> ChunkFilter | None:
+        """``None`` when the queryset has no filters (the fast, unfiltered path)."""
+        if not queryset.query.where:
+            return None
+        inner = queryset.order_by().values("pk")
+        inner.query.clear_limits()
+        sql, params = inner.query.get_compiler(using=queryset.db).as_sql()
+        return cls(queryset, sql, list(params))
+
+    def correlated(self, outer_id_column: str) -> tuple[str, list[Any]]:
+        """``SELECT 1 ... WHERE <filters> AND id = <outer column> LIMIT 1``."""
+        inner = self.queryset.order_by().filter(pk=RawSQL(outer_id_column, ())).values("pk")[:1]
+        sql, params = inner.query.get_compiler(using=self.queryset.db).as_sql()
+        return sql, list(params)
 
 
 def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score: float | None = None) -> Any:
