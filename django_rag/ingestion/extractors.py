@@ -21,6 +21,7 @@ from ..exceptions import (
     CorruptFile,
     EmptyDocument,
     EncryptedFile,
+    FileTooLarge,
     UnsupportedFileType,
 )
 
@@ -75,14 +76,15 @@ def detect_format(name: str, data: bytes) -> str:
     )
 
 
-def extract(data: bytes, *, name: str = "", format: str | None = None) -> Extracted:
+def extract(data: bytes, *, name: str = "", format: str | None = None, max_length: int | None = None) -> Extracted:
+    """Extract text sections; refuse more than ``max_length`` characters of text."""
     fmt = format or detect_format(name, data)
     if fmt not in SUPPORTED_FORMATS:
         raise UnsupportedFileType(f"Unsupported format {fmt!r}. Supported: {', '.join(SUPPORTED_FORMATS)}.")
     if not data.strip():
         raise EmptyDocument("The file is empty.")
     if fmt == "pdf":
-        extracted = extract_pdf(data)
+        extracted = extract_pdf(data, max_length=max_length)
     else:
         text, encoding = decode_text(data)
         if fmt == "html":
@@ -98,7 +100,16 @@ def extract(data: bytes, *, name: str = "", format: str | None = None) -> Extrac
             "No text could be extracted"
             + (" (a scanned PDF needs OCR, which django-rag does not do)." if fmt == "pdf" else ".")
         )
+    if max_length is not None and extracted.length > max_length:
+        raise _too_long(extracted.length, max_length)
     return extracted
+
+
+def _too_long(length: int, limit: int, *, at_least: bool = False) -> FileTooLarge:
+    return FileTooLarge(
+        f"The document has {'more than ' if at_least else ''}{length:,} characters of text; "
+        f"the limit is {limit:,} (DJANGO_RAG['MAX_TEXT_LENGTH'])."
+    )
 
 
 def extract_text(text: str, *, format: str = "markdown") -> Extracted:
@@ -158,13 +169,19 @@ def clean_section(section: Section) -> Section:
     # long runs of blank lines that only waste chunk space.
     text = _NUL_AND_CONTROLS.sub(" ", section.text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _BLANK_LINES.sub("\n\n", text).strip()
-    return Section(text, section.metadata)
+    # Heading paths come from the same text (a UTF-16 file skips the binary check), and
+    # jsonb refuses \u0000 just as text columns refuse NUL.
+    metadata = {
+        key: " ".join(_NUL_AND_CONTROLS.sub(" ", value).split()) if isinstance(value, str) else value
+        for key, value in section.metadata.items()
+    }
+    return Section(text, metadata)
 
 
 # --- PDF ----------------------------------------------------------------------------
 
 
-def extract_pdf(data: bytes) -> Extracted:
+def extract_pdf(data: bytes, *, max_length: int | None = None) -> Extracted:
     import logging
 
     from pypdf import PdfReader
@@ -185,10 +202,17 @@ def extract_pdf(data: bytes) -> Extracted:
             if not opened:
                 raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.")
         sections = []
+        length = 0
         for number, page in enumerate(reader.pages, start=1):
-            sections.append(Section(page.extract_text() or "", {"page": number}))
+            text = page.extract_text() or ""
+            length += len(text)
+            # Stop at the limit instead of after the last page: a small PDF can repeat one
+            # content stream on thousands of pages and expand to gigabytes of text.
+            if max_length is not None and length > max_length:
+                raise _too_long(max_length, max_length, at_least=True)
+            sections.append(Section(text, {"page": number}))
         page_count = len(reader.pages)
-    except (EncryptedFile, EmptyDocument):
+    except (EncryptedFile, EmptyDocument, FileTooLarge):
         raise
     except FileNotDecryptedError as exc:
         raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.") from exc
@@ -203,16 +227,23 @@ def extract_pdf(data: bytes) -> Extracted:
 
 # --- Markdown -----------------------------------------------------------------------
 
-_ATX_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+# CommonMark: up to three spaces of indent; a closing run of #s only counts after a
+# space, so "# Learning C#" keeps its "#".
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 def extract_markdown(text: str) -> list[Section]:
-    """One section per heading, with the heading path ("Install > Requirements") as ``section``."""
+    """One section per heading, with the heading path ("Install > Requirements") as ``section``.
+
+    A heading directly followed by another heading has no text of its own; it stays in
+    the text of the next section instead of becoming a chunk that holds only a title.
+    """
     sections: list[Section] = []
     path: list[tuple[int, str]] = []
     lines: list[str] = []
-    in_fence = False
+    has_body = False
+    fence: str | None = None  # the opening fence ("```", "~~~~") while inside a code block
 
     def flush() -> None:
         body = "\n".join(lines).strip()
@@ -222,17 +253,32 @@ def extract_markdown(text: str) -> list[Section]:
         lines.clear()
 
     for line in text.splitlines():
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _ATX_HEADING.match(line)
-        if match:
-            flush()
-            level = len(match.group(1))
-            path[:] = [(lvl, title) for lvl, title in path if lvl < level]
-            path.append((level, match.group(2).strip()))
-            lines.append(line)  # keep the heading in the chunk text: it is often what matches
+        fence_match = _FENCE.match(line)
+        if fence is None and fence_match and not (fence_match.group(1)[0] == "`" and "`" in fence_match.group(2)):
+            fence = fence_match.group(1)
+        elif (
+            fence is not None
+            and fence_match
+            and fence_match.group(1)[0] == fence[0]
+            and len(fence_match.group(1)) >= len(fence)
+            and not fence_match.group(2).strip()
+        ):
+            # A closing fence uses the opening's character, at least as many times, and
+            # nothing else: "```" inside a "````" block is code, not the end of it.
+            fence = None
         else:
-            lines.append(line)
+            match = None if fence is not None else _ATX_HEADING.match(line)
+            if match:
+                if has_body:
+                    flush()
+                    has_body = False
+                level = len(match.group(1))
+                path[:] = [(lvl, title) for lvl, title in path if lvl < level]
+                path.append((level, match.group(2).strip()))
+                lines.append(line)  # keep the heading in the chunk text: it is often what matches
+                continue
+        lines.append(line)
+        has_body = has_body or bool(line.strip())
     flush()
     return sections
 
@@ -240,10 +286,13 @@ def extract_markdown(text: str) -> list[Section]:
 # --- HTML ---------------------------------------------------------------------------
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
+# What may appear inside <head>; any other start tag means the body has begun, since
+# HTML lets a page leave out both </head> and <body>.
+_HEAD_CONTENT = {"title", "meta", "link", "style", "script", "base", "noscript", "template"}
 _BLOCK_TAGS = {
     "p", "div", "section", "article", "header", "footer", "main", "aside", "nav", "li", "ul", "ol",
-    "table", "tr", "br", "hr", "blockquote", "pre", "dt", "dd", "dl", "figure", "figcaption", "form",
-    "h1", "h2", "h3", "h4", "h5", "h6", "title",
+    "table", "br", "hr", "blockquote", "pre", "dt", "dd", "dl", "figure", "figcaption", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "title", "caption",
 }
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
@@ -254,9 +303,13 @@ class _HTMLText(HTMLParser):
         self.sections: list[Section] = []
         self.path: list[tuple[int, str]] = []
         self.parts: list[str] = []
-        self.skip_depth = 0
+        self.has_body = False
+        self.skipping: list[str] = []  # open skipped elements, innermost last
         self.heading_level = 0
         self.heading_parts: list[str] = []
+        self.row_cells = 0
+        self.tables = 0
+        self.in_cell = False
         self.title: list[str] = []
         self.in_title = False
 
@@ -267,31 +320,49 @@ class _HTMLText(HTMLParser):
             meta = {"section": " > ".join(t for _, t in self.path)} if self.path else {}
             self.sections.append(Section(body, meta))
         self.parts = []
+        self.has_body = False
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if self.skipping == ["head"] and (tag == "body" or tag not in _HEAD_CONTENT):
+            self.skipping.clear()
         if tag == "title":
             self.in_title = True
         if tag in _SKIPPED_TAGS:
-            self.skip_depth += 1
+            self.skipping.append(tag)
             return
-        if self.skip_depth:
+        if self.skipping:
             return
         if tag in _HEADINGS:
-            self.flush()
+            # A heading right after another keeps the earlier one in its text rather
+            # than leaving a section that is nothing but a title.
+            if self.has_body:
+                self.flush()
             self.heading_level = _HEADINGS[tag]
             self.heading_parts = []
         if tag in _BLOCK_TAGS:
             self.parts.append("\n")
+        if tag == "table":
+            self.tables += 1
+        elif tag == "tr":
+            # One line per row (a row ends where the next begins, so rows stay adjacent).
+            self.parts.append("\n")
+            self.row_cells, self.in_cell = 0, False
         elif tag in {"td", "th"}:
-            self.parts.append(" | ")
+            # Cells of a row on one line, "Parental | 20 days", reads like the table.
+            if self.row_cells:
+                self.parts.append(" | ")
+            self.row_cells += 1
+            self.in_cell = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self.in_title = False
         if tag in _SKIPPED_TAGS:
-            self.skip_depth = max(0, self.skip_depth - 1)
+            if tag in self.skipping:
+                while self.skipping.pop() != tag:
+                    pass
             return
-        if self.skip_depth:
+        if self.skipping:
             return
         if tag in _HEADINGS and self.heading_level:
             title = " ".join("".join(self.heading_parts).split())
@@ -299,16 +370,24 @@ class _HTMLText(HTMLParser):
             self.heading_level = 0
             if title:
                 self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
+        if tag == "table":
+            self.tables = max(0, self.tables - 1)
+        elif tag in {"td", "th"}:
+            self.in_cell = False
         if tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self.in_title:
             self.title.append(data)
-        if self.skip_depth:
+        if self.skipping:
             return
+        if self.tables and not self.in_cell and not data.strip():
+            return  # the indentation between <tr> and <td> tags is not text
         if self.heading_level:
             self.heading_parts.append(data)
+        elif data.strip():
+            self.has_body = True
         self.parts.append(data)
 
 

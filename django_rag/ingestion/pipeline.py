@@ -31,8 +31,26 @@ from .writer import copy_rows
 
 logger = logging.getLogger("django_rag.ingestion")
 
-# First key of the two-int advisory lock; the second is the document id.
-_LOCK_NAMESPACE = 0x52414700  # "RAG\0"
+# First key of the two-int advisory lock; the second is the document id. django-rag's
+# other advisory locks live under 0x52414700 ("RAG\0"; key 1 is the BM25 statistics
+# lock of migration 0002), so documents get a namespace of their own: sharing one made
+# document 1's ingestion block every chunk write for as long as it ran.
+_LOCK_NAMESPACE = 0x52414701  # "RAG\1"
+
+
+def advisory_lock_key(document_id: int) -> tuple[int, int]:
+    """The ``pg_advisory_lock(int4, int4)`` keys that guard one document's ingestion.
+
+    Document ids are bigints; the second key is the id wrapped into int4's range, since
+    PostgreSQL has no (int4, int8) variant and would reject an id past 2**31 outright.
+    """
+    return _LOCK_NAMESPACE, (document_id + 2**31) % 2**32 - 2**31
+
+
+# The fields ingest() writes on a document.
+_OUTCOME_FIELDS = (
+    "status", "error", "content_hash", "ingest_signature", "chunk_count", "ingest_seconds", "ingested_at", "updated_at",
+)
 
 
 @dataclass
@@ -138,14 +156,14 @@ class _AdvisoryLock:
 
     def __enter__(self) -> bool:
         with connections[self.using].cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, self.document_id])
+            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", advisory_lock_key(self.document_id))
             self.held = bool(cursor.fetchone()[0])
         return self.held
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.held:
             with connections[self.using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, self.document_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id))
 
 
 def ingest(
@@ -190,12 +208,21 @@ def ingest(
             # then let it propagate to the caller (and the task queue's retry logic).
             _mark(doc, using, status=Document.Status.FAILED, error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}")
             raise
+        finally:
+            if isinstance(document, Document):
+                # The caller's instance is often saved again (admin, signal handlers); a
+                # stale one would write back the old status and signature.
+                for name in _OUTCOME_FIELDS:
+                    setattr(document, name, getattr(doc, name))
 
 
 def _mark(doc: Document, using: str, **fields: Any) -> None:
     fields["updated_at"] = timezone.now()
     try:
-        Document.objects.using(using).filter(pk=doc.pk).update(**fields)
+        # A savepoint when the caller holds a transaction open, so a failed status write
+        # does not leave that transaction aborted for everything after it.
+        with transaction.atomic(using=using):
+            Document.objects.using(using).filter(pk=doc.pk).update(**fields)
     except DatabaseError:
         logger.exception("Could not record the status of document %s", doc.pk)
     for name, value in fields.items():
@@ -221,13 +248,7 @@ def _ingest_locked(
     _check_language(language, using)
 
     t = time.perf_counter()
-    extracted: Extracted = extract(data, name=name, format=fmt)
-    max_chars = get_setting("MAX_TEXT_LENGTH")
-    if extracted.length > max_chars:
-        raise FileTooLarge(
-            f"The document has {extracted.length:,} characters of text; the limit is {max_chars:,} "
-            "(DJANGO_RAG['MAX_TEXT_LENGTH'])."
-        )
+    extracted: Extracted = extract(data, name=name, format=fmt, max_length=get_setting("MAX_TEXT_LENGTH"))
     timings["extract"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -239,21 +260,23 @@ def _ingest_locked(
     timings["embed"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    replace_chunks(doc, drafts, vectors, embedder=embedder, language=language, using=using)
+    now = timezone.now()
+    outcome = {
+        "status": Document.Status.READY,
+        "error": "",
+        "content_hash": content_hash,
+        "ingest_signature": signature,
+        "chunk_count": len(drafts),
+        "ingest_seconds": round(time.perf_counter() - started, 4),
+        "ingested_at": now,
+        "updated_at": now,
+    }
+    replace_chunks(doc, drafts, vectors, embedder=embedder, language=language, using=using, document_fields=outcome)
+    for name, value in outcome.items():
+        setattr(doc, name, value)
     timings["write"] = time.perf_counter() - t
 
     elapsed = time.perf_counter() - started
-    _mark(
-        doc,
-        using,
-        status=Document.Status.READY,
-        error="",
-        content_hash=content_hash,
-        ingest_signature=signature,
-        chunk_count=len(drafts),
-        ingest_seconds=round(elapsed, 4),
-        ingested_at=timezone.now(),
-    )
     timings["total"] = elapsed
     logger.info("Ingested document %s: %d chunks in %.2fs", doc.pk, len(drafts), elapsed)
     return IngestResult(doc.pk, "ingested", chunks=len(drafts), embedded=len(drafts), timings=timings)
@@ -267,8 +290,15 @@ def replace_chunks(
     embedder: BaseEmbedder,
     language: str,
     using: str = "default",
+    document_fields: dict[str, Any] | None = None,
 ) -> None:
-    """Swap a document's chunks in one transaction: readers see the old set or the new one."""
+    """Swap a document's chunks in one transaction: readers see the old set or the new one.
+
+    ``document_fields`` are written to the document in the same transaction. Its
+    signature must commit with the chunks it describes: were it written afterwards and
+    that write failed, the next ingest of the old content would call the new chunks
+    "unchanged".
+    """
     rows = (
         (doc.pk, index, draft.content, draft.metadata, vector, embedder.identity, language)
         for index, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
@@ -278,3 +308,5 @@ def replace_chunks(
         Document.objects.using(using).select_for_update().filter(pk=doc.pk).exists()
         Chunk.objects.using(using).filter(document_id=doc.pk)._raw_delete(using)
         copy_rows(rows, using=using)
+        if document_fields:
+            Document.objects.using(using).filter(pk=doc.pk).update(**document_fields)
