@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "CHUNK_SIZE": 1000,
     "CHUNK_OVERLAP": 150,
     "SEPARATORS": ["\n\n", "\n", ". ", " ", ""],
+    # Search and embed each chunk with its document's title and section path (stored
+    # in Chunk.context, never shown as content). See docs/ingestion.md.
+    "CHUNK_CONTEXT": True,
     # How many chunks go to the embedder in one call.
     "EMBED_BATCH_SIZE": 64,
     # Files larger than this are refused before they are read (bytes).
@@ -60,6 +63,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "CHUNK_OVERLAP": int,
     "SEPARATORS": (list, tuple),
     "EMBED_BATCH_SIZE": int,
+    "CHUNK_CONTEXT": bool,
     "MAX_FILE_SIZE": int,
     "MAX_TEXT_LENGTH": int,
     "DEFAULT_LANGUAGE": str,

@@ -59,6 +59,12 @@ class BinaryContent(IngestionError):
     code = "binary"
 
 
+class UnknownLanguage(IngestionError):
+    """The full-text language is not a text search configuration of the database."""
+
+    code = "unknown_language"
+
+
 class EmbeddingError(IngestionError):
     """The embedder failed (raised, timed out, or returned the wrong shape)."""
 

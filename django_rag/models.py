@@ -154,3 +154,12 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.index}"
+
+    @staticmethod
+    def compose_embedding_text(context: str, content: str) -> str:
+        """The text an embedder sees for a chunk: its context line, a blank line, its content."""
+        return f"{context}\n\n{content}" if context else content
+
+    @property
+    def embedding_text(self) -> str:
+        return self.compose_embedding_text(self.context, self.content)

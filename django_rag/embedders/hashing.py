@@ -8,6 +8,10 @@ knows nothing of synonyms or meaning: use a neural embedder in production.
 Each word contributes one feature for itself and one for each character n-gram of
 ``<word>``; each feature is hashed with CRC-32 (stable across processes, unlike
 Python's salted ``hash()``) to a position and a sign, and the sum is L2-normalised.
+
+Speed: about 175 us for a 1,000-character chunk (384 dimensions, SciFact text, the
+2-core machine of benchmarks/RESULTS.md), bit-for-bit the vectors of the first version
+(same features, same order of additions, same identity ``v1``); see ``__init__``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,17 @@ class Embedder(BaseEmbedder):
         self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
         self.word_weight = float(word_weight)
         self.ngram_weight = float(ngram_weight)
+        # Every feature is one of 4 * dimensions (index, signed weight) pairs. Building
+        # each pair once and sharing it among all words makes the cached features of a
+        # word a tuple of pointers into a table of ~90 KB (for 384 dimensions) that stays
+        # in the CPU cache, instead of three fresh objects (a tuple, an int, a float) per
+        # feature scattered over the heap: embedding got ~25% faster (~230 -> ~175 us a
+        # 1,000-character chunk, 150 words, 1,640 features), the values are unchanged.
+        # The first version computed ``sign * weight`` per feature, with sign = +-1.0.
+        self._pairs = tuple(
+            tuple(((index, 1.0 * weight), (index, -1.0 * weight)) for index in range(self.dimensions))
+            for weight in (self.word_weight, self.ngram_weight)
+        )
         # Words repeat (Zipf), so hashing each distinct word once per process makes
         # embedding cost roughly one dict lookup per word.
         self._features = lru_cache(maxsize=200_000)(self._word_features)
@@ -52,17 +67,20 @@ class Embedder(BaseEmbedder):
 
     def _word_features(self, word: str) -> tuple[tuple[int, float], ...]:
         dims = self.dimensions
-        features = [("w:" + word, self.word_weight)]
+        names = ["w:" + word]
         padded = f"<{word}>"
         low, high = self.ngram_range
         for n in range(low, high + 1):
             for start in range(0, max(len(padded) - n + 1, 0)):
-                features.append(("c:" + padded[start : start + n], self.ngram_weight))
+                names.append("c:" + padded[start : start + n])
+        word_pairs, ngram_pairs = self._pairs
         out = []
-        for name, weight in features:
+        pairs = word_pairs  # the first feature is the word itself, the rest are n-grams
+        for name in names:
             h = zlib.crc32(name.encode("utf-8"))
-            sign = 1.0 if (h >> 31) & 1 else -1.0
-            out.append((h % dims, sign * weight))
+            # Bit 31 set: sign +1, else -1; the position is h % dims.
+            out.append(pairs[h % dims][0 if (h >> 31) & 1 else 1])
+            pairs = ngram_pairs
         return tuple(out)
 
     def _embed(self, text: str) -> list[float]:

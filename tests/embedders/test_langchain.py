@@ -104,7 +104,7 @@ def test_ingest_through_the_pipeline(use_embedder, make_document):
     assert result.status == "ingested", result.error
     reference = DeterministicFakeEmbedding(size=32)
     for chunk in Chunk.objects.filter(document=document):
-        assert list(chunk.embedding) == pytest.approx(reference.embed_query(chunk.content), abs=1e-6)
+        assert list(chunk.embedding) == pytest.approx(reference.embed_query(chunk.embedding_text), abs=1e-6)
         assert chunk.embedder == f"langchain:{FAKE}:32"
 
 

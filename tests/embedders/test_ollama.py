@@ -103,9 +103,9 @@ def test_ingest_embeds_in_batches_and_stores_each_chunks_own_vector(
     chunks = list(Chunk.objects.filter(document=document).order_by("index"))
     inputs = [r.json["input"] for r in fake_provider.requests_to("/api/embed")]
     assert [len(batch) for batch in inputs] == [2] * (len(chunks) // 2) + [1] * (len(chunks) % 2)
-    assert [text for batch in inputs for text in batch] == [c.content for c in chunks]
+    assert [text for batch in inputs for text in batch] == [c.embedding_text for c in chunks]
     for chunk in chunks:
-        assert list(chunk.embedding) == pytest.approx(fake_vector(chunk.content, 384), abs=1e-6)
+        assert list(chunk.embedding) == pytest.approx(fake_vector(chunk.embedding_text, 384), abs=1e-6)
         assert chunk.embedder == "ollama:all-minilm:384"
 
 

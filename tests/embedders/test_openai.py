@@ -146,7 +146,7 @@ def test_ingest_embeds_in_batches_and_stores_each_chunks_own_vector(
     sizes = [len(r.json["input"]) for r in fake_provider.requests_to("/v1/embeddings")]
     assert sizes == [3] * (len(chunks) // 3) + ([len(chunks) % 3] if len(chunks) % 3 else [])
     for chunk in chunks:  # order preserved across batches: each vector is its own text's
-        assert list(chunk.embedding) == pytest.approx(fake_vector(chunk.content, 16), abs=1e-6)
+        assert list(chunk.embedding) == pytest.approx(fake_vector(chunk.embedding_text, 16), abs=1e-6)
         assert chunk.embedder == "openai:text-embedding-3-small:16"
 
 

@@ -108,7 +108,7 @@ def test_unknown_language_fails_clearly(good_document):
     before = chunk_rows(good_document)
     Document.objects.filter(pk=good_document.pk).update(language="klingon")
     result = django_rag.ingest(good_document)
-    assert_failed_and_kept(good_document, before, result, code="ingestion_failed", message="'klingon'")
+    assert_failed_and_kept(good_document, before, result, code="unknown_language", message="'klingon'")
     assert "text search configuration" in result.error
 
 

@@ -160,7 +160,7 @@ def test_saving_the_instance_after_ingest_keeps_the_outcome(make_document, testi
     document = make_document(LEAVE, name="policy.md")
     django_rag.ingest(document)
     assert document.status == Document.Status.READY
-    document.title = "Renamed"
+    document.source_url = "https://example.com/policy"  # changes nothing the chunks hold
     document.save()
     embedder.reset()
     assert django_rag.ingest(document).status == "unchanged"
@@ -180,8 +180,9 @@ def test_embedding_is_batched(make_document, testing_embedder, rag_settings):
     assert result.chunks == 10
     assert [len(batch) for batch in embedder.calls] == [3, 3, 3, 1]
     # Batches keep document order, and the stored index follows it.
-    assert [text for batch in embedder.calls for text in batch] == paragraphs
-    assert list(Chunk.objects.filter(document=document).order_by("index").values_list("content", flat=True)) == paragraphs
+    chunks = list(Chunk.objects.filter(document=document).order_by("index"))
+    assert [c.content for c in chunks] == paragraphs
+    assert [text for batch in embedder.calls for text in batch] == [c.embedding_text for c in chunks]
 
 
 # --- the swap is one transaction ----------------------------------------------------------
@@ -250,3 +251,38 @@ def test_document_with_a_bigint_id(make_document):
     # Ids past 2**31 exist on busy sites and must still fit the advisory lock's keys.
     document = make_document(LEAVE, name="policy.md", pk=2**31 + 7)
     assert django_rag.ingest(document).status == "ingested"
+
+
+# --- chunk context ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_chunks_carry_title_and_section_as_context(make_document, testing_embedder):
+    embedder = testing_embedder()
+    document = make_document("# Leave\n\n## Parental\n\nTwenty days.", name="handbook.md", title="Staff handbook")
+    django_rag.ingest(document)
+    (chunk,) = Chunk.objects.filter(document=document)
+    assert chunk.context == "Staff handbook > Leave > Parental"
+    assert "Staff handbook" not in chunk.content
+    assert embedder.calls == [[f"Staff handbook > Leave > Parental\n\n{chunk.content}"]]
+    # The context is searchable: the title finds a chunk whose content never names it.
+    assert Chunk.objects.keyword("staff handbook").first() == chunk
+
+
+@pytest.mark.django_db
+def test_title_repeated_by_the_first_heading_appears_once(make_document):
+    document = make_document("# Staff handbook\n\nWelcome.", name="h.md", title="Staff handbook")
+    django_rag.ingest(document)
+    assert Chunk.objects.get(document=document).context == "Staff handbook"
+
+
+@pytest.mark.django_db
+def test_context_can_be_turned_off_and_that_re_embeds(make_document, testing_embedder, rag_settings):
+    embedder = testing_embedder()
+    document = make_document("Plain text.", name="p.txt", title="Title")
+    django_rag.ingest(document)
+    rag_settings(CHUNK_CONTEXT=False)
+    embedder = testing_embedder()
+    assert django_rag.ingest(document).status == "ingested"
+    assert Chunk.objects.get(document=document).context == ""
+    assert embedder.calls == [["Plain text."]]
