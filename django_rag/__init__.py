@@ -23,3 +23,24 @@ def search(query: str, **options: Any) -> "list[Chunk]":
     from .shortcuts import search as _search
 
     return _search(query, **options)
+
+
+def ask(question: str, **options: Any):
+    """Answer ``question`` with citations. See :func:`django_rag.generation.ask`."""
+    from .generation import ask as _ask
+
+    return _ask(question, **options)
+
+
+def stream(question: str, **options: Any):
+    """Stream an answer as events. See :func:`django_rag.generation.stream`."""
+    from .generation import stream as _stream
+
+    return _stream(question, **options)
+
+
+async def aask(question: str, **options: Any):
+    """Async twin of :func:`ask`."""
+    from .generation import aask as _aask
+
+    return await _aask(question, **options)

@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Chunk, Collection, Document
+from .models import Chunk, Collection, Document, QueryLog
 
 STATUS_COLOURS = {
     Document.Status.PENDING: "#6b7280",
@@ -72,3 +72,31 @@ class ChunkAdmin(admin.ModelAdmin):
     @admin.display(description=_("content"))
     def preview(self, obj):
         return obj.content[:120] + ("…" if len(obj.content) > 120 else "")
+
+
+@admin.register(QueryLog)
+class QueryLogAdmin(admin.ModelAdmin):
+    """Read-only: the log is a record of what happened, not something to edit."""
+
+    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
+    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
+    search_fields = ["question", "answer", "error"]
+    list_select_related = ["user", "collection"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("question"))
+    def short_question(self, obj):
+        return obj.question[:100]
+
+    @admin.display(description=_("error"), boolean=True)
+    def has_error(self, obj):
+        return bool(obj.error)

@@ -10,6 +10,7 @@ from django.db.utils import DatabaseError
 
 from .conf import SETTING_TYPES, get_settings
 from .exceptions import RAGImproperlyConfigured
+from .redaction import redact
 
 
 def _setting_errors(settings: dict[str, Any]) -> list[Error]:
@@ -80,6 +81,42 @@ def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
             )
             continue
         messages.extend(embedder.check())
+    return messages
+
+
+@register("django_rag")
+def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
+    from .llms import llms
+
+    settings = get_settings()
+    if not isinstance(settings.get("LLMS"), dict):
+        return []  # reported by E010
+    messages: list[Any] = []
+    if not settings["LLMS"]:
+        messages.append(
+            Error(
+                'DJANGO_RAG["LLMS"] is empty.',
+                hint='Configure at least a "default" LLM, e.g. "django_rag.llms.extractive.LLM" (no model needed).',
+                id="django_rag.E013",
+            )
+        )
+    for alias in settings["LLMS"]:
+        where = f'DJANGO_RAG["LLMS"]["{alias}"]'
+        try:
+            llm = llms.create(alias)
+        except RAGImproperlyConfigured as exc:
+            messages.append(Error(str(exc), obj=where, id="django_rag.E012"))
+            continue
+        except Exception as exc:  # a backend's own constructor failing is a configuration problem too
+            messages.append(
+                Error(
+                    f"LLM {alias!r} could not be created: {type(exc).__name__}: {redact(str(exc))}",
+                    obj=where,
+                    id="django_rag.E012",
+                )
+            )
+            continue
+        messages.extend(llm.check())
     return messages
 
 

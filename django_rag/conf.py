@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULT_EMBEDDER_ALIAS = "default"
+DEFAULT_LLM_ALIAS = "default"
 
 DEFAULTS: dict[str, Any] = {
     # Embedders by alias, like Django's CACHES: {"alias": {"BACKEND": ..., "OPTIONS": {...}}}.
@@ -23,6 +24,14 @@ DEFAULTS: dict[str, Any] = {
         DEFAULT_EMBEDDER_ALIAS: {
             "BACKEND": "django_rag.embedders.hashing.Embedder",
             "OPTIONS": {"dimensions": 384},
+        }
+    },
+    # LLMs by alias, the same way. The zero-config default is no model at all: it quotes
+    # the best-matching source sentences with their citations (see docs/llms.md).
+    "LLMS": {
+        DEFAULT_LLM_ALIAS: {
+            "BACKEND": "django_rag.llms.extractive.LLM",
+            "OPTIONS": {},
         }
     },
     # Splitting: passed to langchain-text-splitters' RecursiveCharacterTextSplitter.
@@ -49,6 +58,19 @@ DEFAULTS: dict[str, Any] = {
     # pgvector 0.8 iterative index scans, set on each new connection, so that filtered
     # semantic searches keep scanning until they have enough rows. None leaves it off.
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
+    # Answers (django_rag.ask): chunks given to the LLM, the no-answer guard and text.
+    "ANSWER_K": 5,
+    "NO_ANSWER_TEXT": "I don't know: the available documents do not answer this question.",
+    # The guard answers NO_ANSWER_TEXT without calling the LLM when no retrieved chunk
+    # shares a term with the question and none is at least this similar (cosine).
+    "NO_ANSWER_MIN_SIMILARITY": 0.3,
+    "MAX_QUESTION_LENGTH": 2000,
+    # Django cache alias for query embeddings and answers (None: no caching).
+    "CACHE": "default",
+    "EMBEDDING_CACHE_TIMEOUT": 24 * 3600,
+    "ANSWER_CACHE_TIMEOUT": 3600,
+    # Record every question in QueryLog.
+    "QUERY_LOG": True,
     # Retrieval defaults (each is also a keyword argument of the search methods).
     "CANDIDATES": 100,  # rows each leg contributes before fusion
     "RRF_K": 60,  # Reciprocal Rank Fusion constant
@@ -59,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
 # Settings whose value must be of this type; checked by django_rag.E010.
 SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "EMBEDDERS": dict,
+    "LLMS": dict,
     "CHUNK_SIZE": int,
     "CHUNK_OVERLAP": int,
     "SEPARATORS": (list, tuple),
@@ -75,6 +98,14 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "RRF_K": (int, float),
     "HYBRID_WEIGHTS": dict,
     "KEYWORD_POSTINGS_PER_TERM": int,
+    "ANSWER_K": int,
+    "NO_ANSWER_TEXT": str,
+    "NO_ANSWER_MIN_SIMILARITY": (int, float),
+    "MAX_QUESTION_LENGTH": int,
+    "CACHE": (str, type(None)),
+    "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
+    "ANSWER_CACHE_TIMEOUT": (int, type(None)),
+    "QUERY_LOG": bool,
 }
 
 

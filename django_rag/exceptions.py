@@ -75,3 +75,38 @@ class DocumentBusy(IngestionError):
     """Another worker is ingesting this document right now."""
 
     code = "busy"
+
+
+class LLMError(DjangoRAGError):
+    """The LLM could not answer. The message names the alias and never holds a secret.
+
+    Raised as such when the provider refused the request for a reason retrying will not
+    fix (HTTP 4xx: a wrong API key, an unknown model, a prompt that is too long); the
+    subclasses below say when the provider was slow, down or incoherent.
+    """
+
+    code = "llm_failed"
+
+    def __init__(self, message: str, *, alias: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(message)
+        #: The LLMS alias that failed, and the provider's HTTP status when there was one.
+        self.alias, self.status_code = alias, status_code
+
+
+class LLMTimeout(LLMError):
+    """No reply within ``OPTIONS["timeout"]`` seconds (after the configured retries)."""
+
+    code = "llm_timeout"
+
+
+class LLMUnavailable(LLMError):
+    """The provider could not be reached, dropped the connection, or answered HTTP 5xx
+    or 429 (rate limited, out of quota) after the configured retries."""
+
+    code = "llm_unavailable"
+
+
+class LLMBadResponse(LLMError):
+    """The provider answered, but not with a chat completion (malformed or empty reply)."""
+
+    code = "llm_bad_response"

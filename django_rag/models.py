@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -163,3 +164,40 @@ class Chunk(models.Model):
     @property
     def embedding_text(self) -> str:
         return self.compose_embedding_text(self.context, self.content)
+
+
+class QueryLog(models.Model):
+    """One question asked through :func:`django_rag.ask` and what happened to it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    collection = models.ForeignKey(
+        Collection, verbose_name=_("collection"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    question = models.TextField(_("question"))
+    standalone_question = models.TextField(
+        _("standalone question"), blank=True, help_text=_("The question rewritten from the conversation, if any.")
+    )
+    answer = models.TextField(_("answer"), blank=True)
+    cited_chunks = models.JSONField(_("cited chunks"), default=list, blank=True)
+    retrieved_chunks = models.JSONField(_("retrieved chunks"), default=list, blank=True)
+    llm = models.CharField(_("LLM"), max_length=255, blank=True)
+    embed_ms = models.FloatField(_("embed (ms)"), null=True, blank=True)
+    retrieve_ms = models.FloatField(_("retrieve (ms)"), null=True, blank=True)
+    generate_ms = models.FloatField(_("generate (ms)"), null=True, blank=True)
+    total_ms = models.FloatField(_("total (ms)"), null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(_("input tokens"), null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(_("output tokens"), null=True, blank=True)
+    cache_hit = models.BooleanField(_("cache hit"), default=False)
+    no_answer = models.BooleanField(_("no answer"), default=False, help_text=_("Nothing relevant was retrieved."))
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("query log")
+        verbose_name_plural = _("query logs")
+
+    def __str__(self) -> str:
+        return self.question[:80]

@@ -66,3 +66,22 @@ def make_document(db, collection):
         return document
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _terminate_stray_connections(django_db_setup, django_db_blocker):
+    """Close connections that async tests opened in executor threads.
+
+    ``sync_to_async`` runs ORM code in other threads, each with its own connection;
+    PostgreSQL refuses to drop the test database while they are open. This fixture
+    depends on ``django_db_setup``, so its teardown runs before the database is dropped.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

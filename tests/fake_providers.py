@@ -21,7 +21,15 @@ Fault kinds: ``status`` (``status=``, ``retry_after=`` seconds for 429s), ``hang
 (``seconds=``), ``malformed`` (HTTP 200 with a body that is not JSON), ``wrong_dimension``
 (vectors one shorter than asked), ``close`` (drop the connection without a reply) and
 ``unauthorized`` (HTTP 401 whose message echoes the bearer token back, as careless
-proxies do, to prove django-rag redacts it).
+proxies do, to prove django-rag redacts it). For chat requests also: ``wrong_shape``
+(HTTP 200, valid JSON, but no completion in it), ``malformed_stream`` (a stream whose
+second piece is not JSON) and ``stall`` (a stream that stops after ``after=`` pieces for
+``seconds=``).
+
+Chat replies report usage with word counts standing in for tokens: the words of all the
+request's messages in, the words of the reply out (OpenAI ``usage``, also as a last stream
+chunk when the request asks for ``stream_options.include_usage``; Ollama
+``prompt_eval_count`` and ``eval_count``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import hashlib
 import json
 import math
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -48,7 +57,11 @@ MODEL_DIMENSIONS = {
 }
 DEFAULT_DIMENSIONS = 64
 
-FAULT_KINDS = {"status", "hang", "malformed", "wrong_dimension", "close", "unauthorized"}
+FAULT_KINDS = {
+    "status", "hang", "malformed", "wrong_dimension", "close", "unauthorized",
+    # chat only: they shape the reply instead of replacing it
+    "wrong_shape", "malformed_stream", "stall",
+}
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -104,6 +117,15 @@ class Fault:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout test) or was dropped (a "close" fault) resets
+        # the connection while the handler waits for its next request: not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeProvider:
     """Threaded fake of the OpenAI and Ollama HTTP APIs; use it as a context manager."""
 
@@ -123,7 +145,7 @@ class FakeProvider:
 
     def __enter__(self) -> FakeProvider:
         handler = type("Handler", (_Handler,), {"provider": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits for the loop to notice, 0.5 s by default.
         self._thread = threading.Thread(
@@ -157,6 +179,13 @@ class FakeProvider:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         with self._lock:
             self.faults.append(Fault(kind, times, path, params))
+
+    def reset(self) -> None:
+        """Forget requests, scripted faults and replies: a server shared by several tests."""
+        with self._lock:
+            self.requests.clear()
+            self.faults.clear()
+            self.chat_replies.clear()
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
@@ -210,6 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.provider.requests.append(RecordedRequest("POST", self.path, headers, body))
 
         fault = self.provider._take_fault(self.path)
+        self.fault = fault
         if fault is not None and self._apply_fault(fault, headers):
             return
         routes = {
@@ -257,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return True
-        return False  # wrong_dimension shapes the normal reply
+        return False  # wrong_dimension and the chat-only kinds shape the normal reply
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -292,6 +322,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(line)
             self.wfile.flush()
 
+    def _chat_fault(self, *kinds: str) -> Fault | None:
+        fault = getattr(self, "fault", None)
+        return fault if fault is not None and fault.kind in kinds else None
+
+    def _stream_pieces(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """Apply a ``malformed_stream`` or ``stall`` fault to a stream's pieces."""
+        broken = self._chat_fault("malformed_stream")
+        stall = self._chat_fault("stall")
+        for n, piece in enumerate(pieces):
+            if broken is not None and n == 2:
+                yield (b"data: " if piece.startswith(b"data: ") else b"") + b'{"choices": [{"delta": {"cont\n\n'
+                return
+            if stall is not None and n == stall.params.get("after", 2):
+                self.provider._stopping.wait(stall.params.get("seconds", 5.0))
+            yield piece
+
+    @staticmethod
+    def _chat_usage(body: dict[str, Any], reply: str) -> tuple[int, int]:
+        """Word counts standing in for tokens: (prompt, completion)."""
+        messages = body.get("messages") or []
+        prompt = sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+        return prompt, len(reply.split())
+
     @staticmethod
     def _dimensions(body: dict[str, Any], short: bool) -> int:
         dims = body.get("dimensions") or MODEL_DIMENSIONS.get(body.get("model", ""), DEFAULT_DIMENSIONS)
@@ -321,6 +374,15 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.provider._next_chat_reply()
         model = body.get("model", "gpt-fake")
         base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": model}
+        prompt_tokens, completion_tokens = self._chat_usage(body, reply)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if self._chat_fault("wrong_shape"):
+            self._json(200, {**base, "object": "chat.completion", "choices": "none"})
+            return
         if not body.get("stream"):
             self._json(
                 200,
@@ -330,10 +392,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [
                         {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
                     ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    "usage": usage,
                 },
             )
             return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def events() -> Iterator[bytes]:
             chunk = {**base, "object": "chat.completion.chunk"}
@@ -344,9 +407,13 @@ class _Handler(BaseHTTPRequestHandler):
                 yield b"data: " + json.dumps({**chunk, "choices": [choice]}).encode() + b"\n\n"
             last = {"index": 0, "delta": {}, "finish_reason": "stop"}
             yield b"data: " + json.dumps({**chunk, "choices": [last]}).encode() + b"\n\n"
+            if include_usage:
+                # What OpenAI sends for stream_options.include_usage: a last chunk with
+                # no choices and the whole request's usage.
+                yield b"data: " + json.dumps({**chunk, "choices": [], "usage": usage}).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
 
-        self._stream("text/event-stream", events())
+        self._stream("text/event-stream", self._stream_pieces(events()))
 
     # -- Ollama --------------------------------------------------------------------
 
@@ -366,14 +433,18 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.provider._next_chat_reply()
         model = body.get("model", "llama-fake")
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        prompt_tokens, completion_tokens = self._chat_usage(body, reply)
+        if self._chat_fault("wrong_shape"):
+            self._json(200, {"model": model, "created_at": created, "message": "none", "done": True})
+            return
         done = {
             "model": model,
             "created_at": created,
             "message": {"role": "assistant", "content": ""},
             "done": True,
             "done_reason": "stop",
-            "prompt_eval_count": 1,
-            "eval_count": 1,
+            "prompt_eval_count": prompt_tokens,
+            "eval_count": completion_tokens,
         }
         if body.get("stream") is False:
             self._json(200, {**done, "message": {"role": "assistant", "content": reply}})
@@ -386,4 +457,4 @@ class _Handler(BaseHTTPRequestHandler):
                 yield json.dumps(line).encode() + b"\n"
             yield json.dumps(done).encode() + b"\n"
 
-        self._stream("application/x-ndjson", lines())
+        self._stream("application/x-ndjson", self._stream_pieces(lines()))

@@ -25,6 +25,7 @@ from ..embedders import BaseEmbedder, get_embedder
 from ..exceptions import DocumentBusy, EmbeddingError, FileTooLarge, IngestionError, UnknownLanguage
 from ..models import Chunk, Document
 from ..redaction import redact
+from ..signals import document_ingested, ingestion_failed
 from .extractors import EXTRACTOR_VERSION, Extracted, extract
 from .splitting import ChunkDraft, split_sections, splitter_options
 from .writer import copy_rows
@@ -217,16 +218,21 @@ def ingest(
             return IngestResult(document_id, "busy", error="Another worker is ingesting this document.", error_code="busy")
         doc = Document.objects.using(using).select_related("collection").get(pk=document_id)
         try:
-            return _ingest_locked(doc, force=force, embedder_alias=embedder, using=using, started=started, timings=timings)
+            result = _ingest_locked(doc, force=force, embedder_alias=embedder, using=using, started=started, timings=timings)
+            if result.status == "ingested":
+                document_ingested.send(sender=Document, document=doc, result=result)
+            return result
         except IngestionError as exc:
             message = str(exc)
             _mark(doc, using, status=Document.Status.FAILED, error=message)
             logger.warning("Ingestion of document %s failed: %s", document_id, message)
-            if raise_errors:
-                raise
-            return IngestResult(
+            result = IngestResult(
                 document_id, "failed", chunks=doc.chunk_count, error=message, error_code=exc.code, timings=timings
             )
+            ingestion_failed.send(sender=Document, document=doc, result=result)
+            if raise_errors:
+                raise
+            return result
         except Exception as exc:
             # A bug or an outage, not bad input: record it so the admin shows something,
             # then let it propagate to the caller (and the task queue's retry logic).

@@ -37,6 +37,11 @@ CREATE TABLE django_rag_term (
     PRIMARY KEY (config, lexeme)
 );
 
+-- Bumped by every statement that changes chunks; cached answers are keyed by it, so an
+-- answer never outlives a change to the documents it could have used. A sequence, not a
+-- row: no lock to wait for, and a rollback only costs a spurious cache miss.
+CREATE SEQUENCE django_rag_index_version;
+
 CREATE TABLE django_rag_corpus (
     config regconfig PRIMARY KEY,
     chunks bigint NOT NULL,
@@ -46,6 +51,7 @@ CREATE TABLE django_rag_corpus (
 CREATE FUNCTION django_rag_bm25_index() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     PERFORM pg_advisory_xact_lock(1380009728, 1);  -- 'RAG\0', 1: BM25 statistics
+    PERFORM nextval('django_rag_index_version');
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         WITH terms AS (
             SELECT o.id AS chunk_id, o.language AS config,
@@ -97,6 +103,7 @@ $fn$;
 CREATE FUNCTION django_rag_bm25_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
     TRUNCATE django_rag_posting, django_rag_term, django_rag_corpus;
+    PERFORM nextval('django_rag_index_version');
     RETURN NULL;
 END
 $fn$;
@@ -153,6 +160,7 @@ DROP FUNCTION IF EXISTS django_rag_bm25_index();
 DROP FUNCTION IF EXISTS django_rag_bm25_truncate();
 DROP FUNCTION IF EXISTS django_rag_bm25_rebuild();
 DROP TABLE IF EXISTS django_rag_posting, django_rag_term, django_rag_corpus;
+DROP SEQUENCE IF EXISTS django_rag_index_version;
 """
 
 

@@ -1,0 +1,5 @@
+"""Generation: answers with citations from retrieved chunks."""
+
+from .answers import Answer, Source, aask, ask, stream
+
+__all__ = ["Answer", "Source", "aask", "ask", "stream"]

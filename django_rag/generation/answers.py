@@ -1,0 +1,354 @@
+"""``ask()``: retrieve, guard, prompt, generate, cite, cache, log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from ..conf import get_setting
+from ..exceptions import DjangoRAGError
+from ..models import Chunk, Collection, Document, QueryLog
+from ..redaction import redact
+from ..retrieval import resolve_embedder
+from . import cache as answer_cache
+from .citations import cited_numbers, remove_invalid_citations
+from .prompts import answer_messages, condense_messages
+
+logger = logging.getLogger("django_rag.generation")
+
+MODES = ("hybrid", "semantic", "keyword")
+PROMPT_VERSION = "1"  # bump when the default templates change meaning
+
+
+@dataclass
+class Source:
+    """A retrieved chunk as presented to the LLM (and, when cited, to the reader)."""
+
+    number: int
+    chunk_id: int
+    document_id: int
+    title: str
+    url: str
+    page: int | None
+    score: float
+    snippet: str
+    text: str = field(repr=False)
+    chunk: Chunk | None = field(default=None, repr=False, compare=False)
+    document: Document | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_chunk(cls, number: int, chunk: Chunk) -> Source:
+        document = chunk.document
+        page = chunk.metadata.get("page") if isinstance(chunk.metadata, dict) else None
+        url = document.get_absolute_url()
+        if url and page and document.file and not document.source_url:
+            url = f"{url}#page={page}"
+        snippet = chunk.content if len(chunk.content) <= 300 else chunk.content[:297].rsplit(" ", 1)[0] + "…"
+        return cls(
+            number=number, chunk_id=chunk.pk, document_id=document.pk, title=str(document), url=url, page=page,
+            score=float(getattr(chunk, "score", 0.0) or 0.0), snippet=snippet, text=chunk.content,
+            chunk=chunk, document=document,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("chunk", "document", "text"):
+            data.pop(name)
+        return data
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Source]
+    sources: list[Source]
+    standalone_question: str = ""
+    usage: dict[str, int] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+    no_answer: bool = False
+    log_id: int | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _validate(question: Any, history: Any) -> tuple[str, list[dict[str, str]]]:
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a string, not {type(question).__name__}.")
+    question = question.replace("\x00", " ").strip()
+    if not question:
+        raise ValueError("The question is empty.")
+    limit = get_setting("MAX_QUESTION_LENGTH")
+    if len(question) > limit:
+        raise ValueError(f"The question is {len(question)} characters long; the limit is {limit} (MAX_QUESTION_LENGTH).")
+    turns = []
+    for turn in history or []:
+        role, content = (turn.get("role"), turn.get("content")) if isinstance(turn, dict) else (None, None)
+        if role not in {"user", "assistant"} or not isinstance(content, str):
+            raise ValueError('history must be a list of {"role": "user" | "assistant", "content": str} dicts.')
+        turns.append({"role": role, "content": content.replace("\x00", " ")[:limit]})
+    return question, turns
+
+
+def _resolve_collection(collection: Any) -> Collection | None:
+    if collection is None or isinstance(collection, Collection):
+        return collection
+    if isinstance(collection, int):
+        return Collection.objects.get(pk=collection)
+    return Collection.objects.get(slug=collection)
+
+
+class _Asking:
+    """The state of one question on its way to an answer (shared by ask and stream)."""
+
+    def __init__(self, question, *, user, collection, history, k, mode, llm, embedder, queryset, use_cache, search):
+        from ..llms import get_llm
+
+        self.started = time.perf_counter()
+        self.question, self.history = _validate(question, history)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        self.user, self.mode = user, mode
+        self.collection = _resolve_collection(collection)
+        self.k = int(k or get_setting("ANSWER_K"))
+        self.llm = get_llm(llm) if isinstance(llm, str) else llm
+        self.embedder = resolve_embedder(embedder)
+        self.queryset = queryset
+        self.search = search
+        self.use_cache = use_cache and answer_cache.get_cache() is not None
+        self.timings: dict[str, float] = {}
+        self.standalone = self.question
+        self.usage: dict[str, int] | None = None
+
+    def lap(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[name] = round((now - since) * 1000, 3)
+        return now
+
+    def condense(self) -> None:
+        if not self.history:
+            return
+        t = time.perf_counter()
+        if getattr(self.llm, "can_condense", True):
+            completion = self.llm.generate(condense_messages(self.question, self.history))
+            self.standalone = " ".join(completion.text.split()) or self.question
+        else:
+            # A backend that cannot rewrite text (the extractive one) searches with the
+            # previous question as context, which keeps "and for managers?" on topic.
+            previous = [t["content"] for t in self.history if t["role"] == "user"]
+            self.standalone = f"{previous[-1]} {self.question}" if previous else self.question
+        self.lap("condense", t)
+
+    def cache_key(self) -> str:
+        return answer_cache.answer_key(
+            question=self.standalone, collection=self.collection.pk if self.collection else None, k=self.k,
+            mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self.search,
+            scope=_visibility_scope(self.user), prompt=PROMPT_VERSION, index=answer_cache.index_version(),
+            no_answer=get_setting("NO_ANSWER_TEXT"),
+        )
+
+    def retrieve(self) -> list[Source]:
+        chunks = self.queryset if self.queryset is not None else Chunk.objects.all()
+        if self.collection is not None:
+            chunks = chunks.filter(document__collection=self.collection)
+        options = dict(self.search)
+        t = time.perf_counter()
+        if self.mode != "keyword":
+            options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
+            options.setdefault("embedder", self.embedder)
+            t = self.lap("embed", t)
+        results = list(
+            getattr(chunks, self.mode)(self.standalone, **options).select_related("document", "document__collection")[
+                : self.k
+            ]
+        )
+        self.lap("retrieve", t)
+        return [Source.from_chunk(n, chunk) for n, chunk in enumerate(results, start=1)]
+
+    def is_relevant(self, sources: list[Source]) -> bool:
+        """False when nothing retrieved is relevant enough to answer from (no LLM call then)."""
+        if not sources:
+            return False
+        min_similarity = get_setting("NO_ANSWER_MIN_SIMILARITY")
+        for source in sources:
+            chunk = source.chunk
+            if getattr(chunk, "keyword_rank", None) is not None:
+                return True  # shares at least one meaningful term with the question
+            distance = getattr(chunk, "distance", None)
+            if distance is not None and 1 - distance >= min_similarity:
+                return True
+        return False
+
+    def finish(self, text: str, sources: list[Source], *, no_answer: bool = False, cached: bool = False) -> Answer:
+        text = remove_invalid_citations(text, len(sources))
+        by_number = {s.number: s for s in sources}
+        citations = [by_number[n] for n in cited_numbers(text, len(sources))]
+        self.timings["total"] = round((time.perf_counter() - self.started) * 1000, 3)
+        return Answer(
+            question=self.question, text=text, citations=citations, sources=sources,
+            standalone_question=self.standalone if self.standalone != self.question else "",
+            usage=self.usage, timings=dict(self.timings), cached=cached, no_answer=no_answer,
+        )
+
+    def log(self, answer: Answer | None = None, error: str = "") -> int | None:
+        if not get_setting("QUERY_LOG"):
+            return None
+        user = self.user if getattr(self.user, "is_authenticated", False) else None
+        entry = QueryLog.objects.create(
+            user=user, collection=self.collection, question=self.question,
+            standalone_question=self.standalone if self.standalone != self.question else "",
+            answer=answer.text if answer else "",
+            cited_chunks=[s.chunk_id for s in answer.citations] if answer else [],
+            retrieved_chunks=[s.chunk_id for s in answer.sources] if answer else [],
+            llm=self.llm.identity, embed_ms=self.timings.get("embed"), retrieve_ms=self.timings.get("retrieve"),
+            generate_ms=self.timings.get("generate"),
+            total_ms=round((time.perf_counter() - self.started) * 1000, 3),
+            input_tokens=(self.usage or {}).get("input_tokens"), output_tokens=(self.usage or {}).get("output_tokens"),
+            cache_hit=bool(answer and answer.cached), no_answer=bool(answer and answer.no_answer),
+            error=redact(error, getattr(self.llm, "secrets", ())),
+        )
+        return entry.pk
+
+    def from_cache(self, key: str) -> Answer | None:
+        data = answer_cache.get_cache().get(key)
+        if data is None:
+            return None
+        chunks = Chunk.objects.select_related("document", "document__collection").in_bulk(
+            [s["chunk_id"] for s in data["sources"]]
+        )
+        sources = []
+        for s in data["sources"]:
+            chunk = chunks.get(s["chunk_id"])
+            if chunk is None:  # deleted since: the index version should have changed
+                return None
+            sources.append(Source(**s, text=chunk.content, chunk=chunk, document=chunk.document))
+        self.usage = None
+        return self.finish(data["text"], sources, no_answer=data["no_answer"], cached=True)
+
+    def store(self, key: str, answer: Answer) -> None:
+        answer_cache.get_cache().set(
+            key,
+            {"text": answer.text, "no_answer": answer.no_answer, "sources": [s.as_dict() for s in answer.sources]},
+            get_setting("ANSWER_CACHE_TIMEOUT"),
+        )
+
+
+def _visibility_scope(user: Any) -> str:
+    """Who may see what, as a cache-key part: answers are never shared across users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return f"user:{user.pk}"
+
+
+def ask(
+    question: str,
+    *,
+    user: Any = None,
+    collection: Any = None,
+    history: Sequence[dict[str, str]] | None = None,
+    k: int | None = None,
+    mode: str = "hybrid",
+    llm: Any = "default",
+    embedder: Any = None,
+    queryset: Any = None,
+    use_cache: bool = True,
+    **search: Any,
+) -> Answer:
+    """Answer ``question`` from the indexed documents, with citations.
+
+    ``collection`` (a Collection, slug or pk) and ``queryset`` (any Chunk QuerySet)
+    narrow what is searched; ``history`` (``[{"role": "user"|"assistant", "content":
+    ...}]``) makes it a follow-up question; other keyword arguments go to the search.
+    Raises :class:`~django_rag.exceptions.LLMError` subclasses when the provider fails
+    (after logging the failure in ``QueryLog``).
+    """
+    asking = _Asking(
+        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
+        embedder=embedder, queryset=queryset, use_cache=use_cache, search=search,
+    )
+    try:
+        asking.condense()
+        key = asking.cache_key() if asking.use_cache else None
+        if key and (answer := asking.from_cache(key)):
+            answer.log_id = asking.log(answer)
+            return answer
+        sources = asking.retrieve()
+        if not asking.is_relevant(sources):
+            answer = asking.finish(get_setting("NO_ANSWER_TEXT"), [], no_answer=True)
+        else:
+            t = time.perf_counter()
+            completion = asking.llm.generate(answer_messages(asking.standalone, sources))
+            asking.lap("generate", t)
+            asking.usage = completion.usage
+            answer = asking.finish(completion.text, sources)
+        if key:
+            asking.store(key, answer)
+    except DjangoRAGError as exc:
+        asking.log(error=f"{type(exc).__name__}: {exc}")
+        raise
+    answer.log_id = asking.log(answer)
+    _send_answer_generated(answer, user)
+    return answer
+
+
+def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
+    """Like :func:`ask`, as events: ``{"type": "token", "text"}``... then ``sources``, then ``done``.
+
+    A provider failure ends the stream with ``{"type": "error", "code", "detail"}``.
+    """
+    asking = _Asking(
+        question, user=options.pop("user", None), collection=options.pop("collection", None),
+        history=options.pop("history", None), k=options.pop("k", None), mode=options.pop("mode", "hybrid"),
+        llm=options.pop("llm", "default"), embedder=options.pop("embedder", None),
+        queryset=options.pop("queryset", None), use_cache=options.pop("use_cache", True), search=options,
+    )
+    try:
+        asking.condense()
+        key = asking.cache_key() if asking.use_cache else None
+        answer = asking.from_cache(key) if key else None
+        if answer is None:
+            sources = asking.retrieve()
+            if not asking.is_relevant(sources):
+                text = get_setting("NO_ANSWER_TEXT")
+                yield {"type": "token", "text": text}
+                answer = asking.finish(text, [], no_answer=True)
+            else:
+                t = time.perf_counter()
+                text_stream = asking.llm.stream(answer_messages(asking.standalone, sources))
+                try:
+                    for delta in text_stream:
+                        yield {"type": "token", "text": delta}
+                finally:
+                    text_stream.close()  # a client that went away releases the provider connection
+                asking.lap("generate", t)
+                asking.usage = text_stream.usage
+                answer = asking.finish(text_stream.text, sources)
+            if key:
+                asking.store(key, answer)
+        else:
+            yield {"type": "token", "text": answer.text}
+    except DjangoRAGError as exc:
+        asking.log(error=f"{type(exc).__name__}: {exc}")
+        yield {"type": "error", "code": getattr(exc, "code", "error"), "detail": str(exc)}
+        return
+    answer.log_id = asking.log(answer)
+    _send_answer_generated(answer, options.get("user"))
+    yield {"type": "sources", "sources": [s.as_dict() for s in answer.citations]}
+    yield {"type": "done", "answer": answer}
+
+
+aask = sync_to_async(ask, thread_sensitive=True)
+aask.__doc__ = "Async twin of :func:`ask` (runs it in Django's thread-sensitive executor)."
+
+
+def _send_answer_generated(answer: Answer, user: Any) -> None:
+    from ..signals import answer_generated
+
+    answer_generated.send(sender=Answer, answer=answer, user=user)

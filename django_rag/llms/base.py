@@ -1,0 +1,374 @@
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.checks import CheckMessage
+
+from ..exceptions import RAGImproperlyConfigured
+
+#: The roles a message may have, as in every chat API.
+ROLES = ("system", "user", "assistant")
+
+Messages = Sequence[Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What an LLM answered.
+
+    ``usage`` is ``{"input_tokens": n, "output_tokens": m}`` when the provider reports
+    token counts, else None. ``model`` is the model that answered, as the provider names
+    it (it can be more precise than the configured one, e.g. a dated snapshot).
+    """
+
+    text: str
+    usage: dict[str, int] | None = None
+    model: str = ""
+
+
+class TextStream(Iterator[str]):
+    """The text of a completion, piece by piece, as the provider sends it.
+
+    Iterate it for the text deltas (never empty strings). Once it is exhausted,
+    :attr:`completion` holds the whole :class:`Completion`, with the token usage when
+    the provider reports it. Close it to stop early: the provider connection is released.
+    """
+
+    def __init__(
+        self,
+        pieces: Iterator[str | Completion],
+        *,
+        model: str,
+        on_finish: Callable[[Completion], Any] | None = None,
+    ) -> None:
+        self._pieces = pieces
+        self._parts: list[str] = []
+        self._final: Completion | None = None
+        self._model = model
+        self._on_finish = on_finish
+        #: The whole completion, set when the stream is exhausted.
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> TextStream:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            try:
+                piece = next(self._pieces)
+            except StopIteration:
+                self._finish()
+                raise
+            if _take(self, piece):
+                return piece  # type: ignore[return-value]
+
+    def _finish(self) -> None:
+        if self.completion is None:
+            self.completion = _completion(self)
+            if self._on_finish is not None:
+                self._on_finish(self.completion)
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._parts)
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        return self.completion.usage if self.completion else None
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+
+class AsyncTextStream(AsyncIterator[str]):
+    """The async twin of :class:`TextStream`: ``async for piece in llm.astream(...)``."""
+
+    def __init__(
+        self,
+        pieces: AsyncIterator[str | Completion],
+        *,
+        model: str,
+        on_finish: Callable[[Completion], Any] | None = None,
+    ) -> None:
+        self._pieces = pieces
+        self._parts: list[str] = []
+        self._final: Completion | None = None
+        self._model = model
+        self._on_finish = on_finish
+        self.completion: Completion | None = None
+
+    def __aiter__(self) -> AsyncTextStream:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            try:
+                piece = await self._pieces.__anext__()
+            except StopAsyncIteration:
+                if self.completion is None:
+                    self.completion = _completion(self)
+                    if self._on_finish is not None:
+                        self._on_finish(self.completion)
+                raise
+            if _take(self, piece):
+                return piece  # type: ignore[return-value]
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        return self.completion.usage if self.completion else None
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._pieces, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _take(stream: TextStream | AsyncTextStream, piece: str | Completion) -> bool:
+    """Record ``piece``; True when it is text to hand to the reader."""
+    if isinstance(piece, Completion):
+        # A backend's stream may end with a Completion carrying the usage and model.
+        stream._final = piece
+        return False
+    if not piece:
+        return False
+    stream._parts.append(piece)
+    return True
+
+
+def _completion(stream: TextStream | AsyncTextStream) -> Completion:
+    final = stream._final
+    return Completion(
+        text="".join(stream._parts),
+        usage=final.usage if final else None,
+        model=(final.model if final and final.model else stream._model),
+    )
+
+
+_DONE = object()
+_WORD_PIECE = re.compile(r"\s*\S+\s*|\s+")
+
+
+def _next_or_done(iterator: Iterator[Any]) -> Any:
+    # StopIteration cannot cross a Future (asyncio turns it into a RuntimeError), so the
+    # end of the iterator is signalled by a sentinel instead.
+    return next(iterator, _DONE)
+
+
+def chunk_words(text: str) -> Iterator[str]:
+    """Split ``text`` into word-sized pieces (each with its trailing spaces) that join back to it."""
+    return iter(_WORD_PIECE.findall(text))
+
+
+class BaseLLM:
+    """Answers chat messages.
+
+    Call :meth:`generate` (or :meth:`stream`, :meth:`agenerate`, :meth:`astream`) with a
+    list of ``{"role": "system" | "user" | "assistant", "content": "..."}`` messages.
+    The public methods check the messages and options, then call the methods a
+    subclass provides, the way Django's ``Storage.save()`` calls ``_save()``:
+
+    - :meth:`_generate` (required) returns a :class:`Completion`;
+    - :meth:`_stream` yields text pieces and may end with a :class:`Completion` carrying
+      the usage (default: one piece, the whole :meth:`_generate` text);
+    - :meth:`_agenerate` and :meth:`_astream` (default: the sync ones in a worker thread).
+
+    Provider failures raise :class:`~django_rag.exceptions.LLMError` or its subclasses
+    :class:`~django_rag.exceptions.LLMTimeout`, :class:`~django_rag.exceptions.LLMUnavailable`
+    and :class:`~django_rag.exceptions.LLMBadResponse`.
+    """
+
+    #: Short provider name used in the identity, e.g. "openai".
+    provider: str = ""
+    model_name: str = ""
+    #: Backends that hand unknown OPTIONS on to a client library set this; the others
+    #: reject them, so a misspelt option is an error rather than silently ignored.
+    passthrough_options: bool = False
+    #: False for a backend that cannot write new text (the extractive one): callers
+    #: then do not ask it to rewrite a follow-up question.
+    can_condense: bool = True
+
+    def __init__(self, *, alias: str, **options: Any) -> None:
+        self.alias = alias
+        if options and not self.passthrough_options:
+            raise TypeError(f"unexpected option(s) {', '.join(sorted(options))}")
+        self.options = options
+        # Per thread and per asyncio task: concurrent requests never see each other's usage.
+        self._last_usage: ContextVar[dict[str, int] | None] = ContextVar(
+            f"django_rag.llms.{alias}.last_usage", default=None
+        )
+
+    # -- configuration --------------------------------------------------------------
+
+    @property
+    def setting_path(self) -> str:
+        return f'DJANGO_RAG["LLMS"]["{self.alias}"]'
+
+    def option_path(self, name: str) -> str:
+        return f'{self.setting_path}["OPTIONS"]["{name}"]'
+
+    @property
+    def identity(self) -> str:
+        """Names what answers, e.g. ``openai:gpt-4o-mini``: logged with each answer, part of cache keys."""
+        return f"{self.provider}:{self.model_name}"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a message (read by ``redact``)."""
+        return []
+
+    def check(self) -> list[CheckMessage]:
+        """System-check messages about this backend's configuration (none by default)."""
+        return []
+
+    @property
+    def last_usage(self) -> dict[str, int] | None:
+        """The usage of the last call completed in this thread or task (a finished stream counts)."""
+        return self._last_usage.get()
+
+    # -- the public API ---------------------------------------------------------------
+
+    def generate(
+        self, messages: Messages, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Completion:
+        """Answer ``messages`` in one piece."""
+        cleaned = self.clean_messages(messages)
+        params = self.clean_params(max_tokens, temperature)
+        completion = self._generate(cleaned, **params)
+        self._last_usage.set(completion.usage)
+        return completion
+
+    def stream(
+        self, messages: Messages, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> TextStream:
+        """Answer ``messages`` piece by piece; see :class:`TextStream`."""
+        cleaned = self.clean_messages(messages)
+        params = self.clean_params(max_tokens, temperature)
+        return TextStream(
+            iter(self._stream(cleaned, **params)), model=self.model_name, on_finish=self._record_usage
+        )
+
+    async def agenerate(
+        self, messages: Messages, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Completion:
+        cleaned = self.clean_messages(messages)
+        params = self.clean_params(max_tokens, temperature)
+        completion = await self._agenerate(cleaned, **params)
+        self._last_usage.set(completion.usage)
+        return completion
+
+    def astream(
+        self, messages: Messages, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> AsyncTextStream:
+        """``async for piece in llm.astream(messages)``; see :class:`AsyncTextStream`."""
+        cleaned = self.clean_messages(messages)
+        params = self.clean_params(max_tokens, temperature)
+        return AsyncTextStream(
+            self._astream(cleaned, **params).__aiter__(), model=self.model_name, on_finish=self._record_usage
+        )
+
+    def _record_usage(self, completion: Completion) -> None:
+        self._last_usage.set(completion.usage)
+
+    # -- what a subclass provides -------------------------------------------------------
+
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _generate(messages, *, max_tokens, temperature) -> Completion."
+        )
+
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
+        completion = self._generate(messages, max_tokens=max_tokens, temperature=temperature)
+        yield completion.text
+        yield completion
+
+    async def _agenerate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
+        # Not thread-sensitive: an LLM call touches no database connection, and Django's
+        # single thread-sensitive executor would make concurrent requests wait in line.
+        return await sync_to_async(self._generate, thread_sensitive=False)(
+            messages, max_tokens=max_tokens, temperature=temperature
+        )
+
+    async def _astream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> AsyncIterator[str | Completion]:
+        iterator = iter(self._stream(messages, max_tokens=max_tokens, temperature=temperature))
+        step = sync_to_async(_next_or_done, thread_sensitive=False)
+        try:
+            while (piece := await step(iterator)) is not _DONE:
+                yield piece
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                # Shielded: closing releases the provider connection even when the task
+                # reading the stream is cancelled (a client that went away).
+                await asyncio.shield(sync_to_async(close, thread_sensitive=False)())
+
+    # -- validation -------------------------------------------------------------------
+
+    def clean_messages(self, messages: Messages) -> list[dict[str, str]]:
+        if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+            raise TypeError(
+                'messages must be a list of {"role": ..., "content": ...} dicts, '
+                f"not {type(messages).__name__}."
+            )
+        if not messages:
+            raise ValueError("messages must not be empty.")
+        cleaned = []
+        for n, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise TypeError(f"messages[{n}] must be a dict with role and content, not {type(message).__name__}.")
+            role, content = message.get("role"), message.get("content")
+            if role not in ROLES:
+                raise ValueError(f"messages[{n}]['role'] must be one of {', '.join(ROLES)}, not {role!r}.")
+            if not isinstance(content, str):
+                raise TypeError(f"messages[{n}]['content'] must be a string, not {type(content).__name__}.")
+            cleaned.append({"role": role, "content": content})
+        return cleaned
+
+    @staticmethod
+    def clean_params(max_tokens: Any, temperature: Any) -> dict[str, Any]:
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0
+        ):
+            raise ValueError(f"max_tokens must be a positive integer or None, not {max_tokens!r}.")
+        if temperature is not None and (
+            isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0
+        ):
+            raise ValueError(f"temperature must be a number >= 0 or None, not {temperature!r}.")
+        return {"max_tokens": max_tokens, "temperature": temperature}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__name__} alias={self.alias!r} {self.identity}>"
+
+
+def option_number(
+    value: Any, where: str, *, integer: bool = False, allow_none: bool = False, allow_zero: bool = False
+) -> Any:
+    """Validate a numeric option, naming the setting to fix."""
+    if value is None and allow_none:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0 or (value == 0 and not allow_zero):
+        kind = "an integer" if integer else "a number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise RAGImproperlyConfigured(f"{where} must be {kind} {bound}, not {value!r}.")
+    return value
