@@ -280,6 +280,16 @@ def hybrid_sql(
 # --- attaching a ranking to a QuerySet ----------------------------------------------
 
 
+def _quoter(compiler: Any) -> Any:
+    """Quote table aliases exactly as this Django version's compiler does elsewhere.
+
+    Django 6.1 quotes every alias (``compiler.quote_name``) and deprecates
+    ``quote_name_unless_alias``; Django 5.2 leaves aliases such as ``T3`` unquoted. The
+    join's ON clause must spell an alias the same way as the FROM clause does.
+    """
+    return getattr(compiler, "quote_name", None) or compiler.quote_name_unless_alias
+
+
 class RankingJoin:
     """``INNER JOIN (<ranking SQL>) rag_ranking ON rag_ranking.id = django_rag_chunk.id``.
 
@@ -292,14 +302,20 @@ class RankingJoin:
     join_type = INNER
     nullable = False
 
-    def __init__(self, sql: str, params: Sequence[Any], parent_alias: str, table_alias: str = RANKING_ALIAS) -> None:
+    def __init__(
+        self, sql: str, params: Sequence[Any], parent_alias: str, table_alias: str = RANKING_ALIAS,
+        table_name: str | None = None,
+    ) -> None:
         self.sql, self.params = sql, tuple(params)
         self.parent_alias = parent_alias
-        self.table_alias = self.table_name = table_alias
+        self.table_alias = table_alias
+        # Query.table_map is keyed by table_name, which must survive relabelling (a
+        # search used as a subquery has its aliases renamed to U0, U1...).
+        self.table_name = table_name or table_alias
 
     @property
     def identity(self) -> tuple[Any, ...]:
-        return (type(self), self.sql, self.params, self.parent_alias, self.table_alias)
+        return (type(self), self.sql, self.params, self.parent_alias, self.table_name)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RankingJoin) and self.identity == other.identity
@@ -311,7 +327,7 @@ class RankingJoin:
         return self == other
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        qn = compiler.quote_name_unless_alias
+        qn = _quoter(compiler)
         return (
             f"INNER JOIN ({self.sql}) {qn(self.table_alias)} "
             f"ON ({qn(self.table_alias)}.id = {qn(self.parent_alias)}.id)",
@@ -324,6 +340,7 @@ class RankingJoin:
             self.params,
             change_map.get(self.parent_alias, self.parent_alias),
             change_map.get(self.table_alias, self.table_alias),
+            table_name=self.table_name,
         )
 
     class join_field:  # noqa: N801 - mimics Join.join_field, read by QuerySet internals
@@ -340,7 +357,7 @@ class RankingColumn(Expression):
         self.alias, self.column = alias, column
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        qn = compiler.quote_name_unless_alias
+        qn = _quoter(compiler)
         return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", []
 
     def relabeled_clone(self, change_map: dict[str, str]) -> RankingColumn:

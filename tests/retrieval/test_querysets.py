@@ -136,3 +136,14 @@ def test_search_shortcut(handbook, collection):
 def test_hostile_query_strings_never_raise(handbook, query):
     for method in ("keyword", "hybrid", "semantic"):
         list(getattr(Chunk.objects, method)(query)[:3])
+
+
+@pytest.mark.django_db
+def test_a_search_works_as_a_subquery_and_in_joins(handbook):
+    # As a subquery Django relabels every alias (T3, U0...); the ranking join must follow.
+    best = Chunk.objects.hybrid("laptop encryption").values("pk")[:2]
+    documents = Document.objects.filter(chunks__in=best).distinct()
+    assert "security" in {d.title for d in documents}
+    assert Chunk.objects.filter(pk__in=best).count() == 2
+    # Filtering on the annotations works too.
+    assert all(c.score > 0 for c in Chunk.objects.hybrid("laptop encryption").filter(score__gt=0))
