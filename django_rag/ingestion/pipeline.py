@@ -195,7 +195,7 @@ def ingest(
     document: Document | int,
     *,
     force: bool = False,
-    embedder: str = DEFAULT_EMBEDDER_ALIAS,
+    embedder: str | BaseEmbedder = DEFAULT_EMBEDDER_ALIAS,
     raise_errors: bool = False,
     using: str = "default",
 ) -> IngestResult:
@@ -260,9 +260,10 @@ def _mark(doc: Document, using: str, **fields: Any) -> None:
 
 
 def _ingest_locked(
-    doc: Document, *, force: bool, embedder_alias: str, using: str, started: float, timings: dict[str, float]
+    doc: Document, *, force: bool, embedder_alias: str | BaseEmbedder, using: str, started: float,
+    timings: dict[str, float],
 ) -> IngestResult:
-    embedder = get_embedder(embedder_alias)
+    embedder = get_embedder(embedder_alias) if isinstance(embedder_alias, str) else embedder_alias
     language = resolve_language(doc)
     data, name, fmt = read_source(doc)
     content_hash = hashlib.sha256(data).hexdigest()
