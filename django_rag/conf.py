@@ -74,7 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # Retrieval defaults (each is also a keyword argument of the search methods).
     "CANDIDATES": 100,  # rows each leg contributes before fusion
     "RRF_K": 60,  # Reciprocal Rank Fusion constant
-    "HYBRID_WEIGHTS": {"semantic": 1.0, "keyword": 1.0},
+    # {"semantic": w, "keyword": w}; None: 1.0 for keyword and the embedder's own
+    # hybrid_weight for semantic (1.0, or 0.0 for the lexical hashing embedder).
+    "HYBRID_WEIGHTS": None,
     "KEYWORD_POSTINGS_PER_TERM": 1000,  # best postings read per query term (BM25 leg)
 }
 
@@ -96,7 +98,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "HNSW_ITERATIVE_SCAN": (str, type(None)),
     "CANDIDATES": int,
     "RRF_K": (int, float),
-    "HYBRID_WEIGHTS": dict,
+    "HYBRID_WEIGHTS": (dict, type(None)),
     "KEYWORD_POSTINGS_PER_TERM": int,
     "ANSWER_K": int,
     "NO_ANSWER_TEXT": str,

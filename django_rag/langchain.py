@@ -604,6 +604,7 @@ class DjangoRAGVectorStore(VectorStore):
             opts = SearchOptions.build(
                 rrf_k=options.get("rrf_k", self.search_options.get("rrf_k")),
                 weights=options.get("weights", self.search_options.get("weights")),
+                embedder=self.embedder,  # the same default weights the search used
             )
             best = opts.semantic_weight / (opts.rrf_k + 1) + opts.keyword_weight / (opts.rrf_k + 1)
             return lambda score: min(score / best, 1.0) if best > 0 else 0.0

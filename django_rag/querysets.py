@@ -102,14 +102,14 @@ class RetrievalMixin:
     ):
         from . import retrieval
 
-        opts = retrieval.SearchOptions.build(**options)
+        model = retrieval.resolve_embedder(embedder) if semantic else None
+        opts = retrieval.SearchOptions.build(**options, embedder=model)
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a string, not {type(query).__name__}.")
         query = (query or "").replace("\x00", " ")  # PostgreSQL text cannot hold NUL
         chunk_filter = retrieval.ChunkFilter.from_queryset(self)
         semantic_part = keyword_part = None
         if semantic:
-            model = retrieval.resolve_embedder(embedder)
             if vector is None:
                 if not query.strip():
                     return self.none()

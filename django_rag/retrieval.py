@@ -90,8 +90,12 @@ class SearchOptions:
         rrf_k: float | None = None,
         weights: dict[str, float] | None = None,
         postings_per_term: int | None = None,
+        embedder: BaseEmbedder | None = None,
     ) -> SearchOptions:
-        configured_weights = {**get_setting("HYBRID_WEIGHTS"), **(weights or {})}
+        # Weights: the argument, else the setting, else the embedder's own default for
+        # its semantic leg (0 for the lexical hashing embedder) and 1 for the keyword leg.
+        default_weights = {"semantic": embedder.hybrid_weight if embedder else 1.0, "keyword": 1.0}
+        configured_weights = {**default_weights, **(get_setting("HYBRID_WEIGHTS") or {}), **(weights or {})}
         unknown = set(configured_weights) - {"semantic", "keyword"}
         if unknown:
             raise ValueError(f"Unknown weight(s) {sorted(unknown)}: use 'semantic' and 'keyword'.")

@@ -71,4 +71,7 @@ DJANGO_RAG = {
     },
     "CHUNK_SIZE": 400,
     "CHUNK_OVERLAP": 50,
+    # The hashing embedder's own default gives its semantic leg weight 0 in hybrid
+    # search; the tests exercise real two-leg fusion, so both legs count here.
+    "HYBRID_WEIGHTS": {"semantic": 1.0, "keyword": 1.0},
 }

@@ -21,6 +21,9 @@ class BaseEmbedder:
 
     #: Short provider name used in the identity, e.g. "openai".
     provider: str = ""
+    #: The default weight of this embedder's semantic leg in hybrid search (overridden
+    #: by DJANGO_RAG["HYBRID_WEIGHTS"] or ``weights=``). Neural models: 1.0.
+    hybrid_weight: float = 1.0
     #: Backends that hand unknown OPTIONS on to a client library set this; the others
     #: reject them, so a misspelt option is an error rather than silently ignored.
     passthrough_options: bool = False

@@ -147,3 +147,17 @@ def test_a_search_works_as_a_subquery_and_in_joins(handbook):
     assert Chunk.objects.filter(pk__in=best).count() == 2
     # Filtering on the annotations works too.
     assert all(c.score > 0 for c in Chunk.objects.hybrid("laptop encryption").filter(score__gt=0))
+
+
+@pytest.mark.django_db
+def test_lexical_embedder_defaults_to_a_zero_semantic_weight(handbook, rag_settings):
+    rag_settings(HYBRID_WEIGHTS=None)
+    query = "reimbursed travel receipts"
+    hybrid = list(Chunk.objects.hybrid(query)[:10])
+    keyword = list(Chunk.objects.keyword(query)[:10])
+    # The hashing embedder's semantic leg only appends candidates after the keyword hits.
+    assert [c.pk for c in hybrid[: len(keyword)]] == [c.pk for c in keyword]
+    assert all(c.score == 0 for c in hybrid[len(keyword):])
+    # An explicit weight still wins over the embedder's default.
+    weighted = Chunk.objects.hybrid(query, weights={"semantic": 1.0}).first()
+    assert weighted.score == pytest.approx(2 / 61)
