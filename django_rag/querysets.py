@@ -25,7 +25,8 @@ class DocumentQuerySet(models.QuerySet):
 class RetrievalMixin:
     """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.
 
-    Each returns a QuerySet of chunks ordered by ``score`` (best first) and annotated
+    Each returns a QuerySet of chunks ordered by ``score`` (best first), with the
+    ``embedding`` and ``search_vector`` columns deferred, and annotated
     with ``score``, ``semantic_rank``, ``keyword_rank``, ``distance`` and
     ``keyword_score`` (``None`` for a leg that did not find the chunk). Filters applied
     *before* the call restrict the candidates inside each leg; filters applied after it
@@ -120,7 +121,11 @@ class RetrievalMixin:
         if keyword:
             keyword_part = retrieval.keyword_leg(query, opts.candidates, opts.postings_per_term, language, chunk_filter)
         sql, params = retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts)
-        return retrieval.attach_ranking(self, sql, params, min_score=min_score)
+        results = retrieval.attach_ranking(self, sql, params, min_score=min_score)
+        # Search results are read for their text, not their vectors: loading and parsing
+        # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
+        # They still load on access; .defer(None) loads them eagerly.
+        return results.defer("embedding", "search_vector")
 
 
 class ChunkQuerySet(RetrievalMixin, models.QuerySet):

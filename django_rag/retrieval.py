@@ -194,10 +194,11 @@ def keyword_leg(
         "  FROM django_rag_corpus s CROSS JOIN LATERAL unnest(to_tsvector(s.config, %s)) AS t "
         f" {config_filter}"
         "), weighted_terms AS MATERIALIZED ("
-        "  SELECT q.config, q.lexeme,"
-        "         ln(1.0::float8 + (q.chunks - t.df + 0.5::float8) / (t.df + 0.5::float8)) AS idf"
-        "  FROM query_terms q JOIN django_rag_term t ON t.config = q.config AND t.lexeme = q.lexeme"
-        "  WHERE t.df > 0"
+        "  SELECT config, lexeme, idf, idf / max(idf) OVER () AS share FROM ("
+        "   SELECT q.config, q.lexeme,"
+        "          ln(1.0::float8 + (q.chunks - t.df + 0.5::float8) / (t.df + 0.5::float8)) AS idf"
+        "   FROM query_terms q JOIN django_rag_term t ON t.config = q.config AND t.lexeme = q.lexeme"
+        "   WHERE t.df > 0) idfs"
         ")"
     )
 
@@ -207,7 +208,9 @@ def keyword_leg(
             " FROM weighted_terms w CROSS JOIN LATERAL ("
             "  SELECT p.chunk_id, p.impact FROM django_rag_posting p"
             f"  WHERE p.config = w.config AND p.lexeme = w.lexeme {extra_condition}"
-            "  ORDER BY p.impact DESC LIMIT %s"
+            # Each term reads postings in proportion to its idf: the rarest term gets the
+            # whole budget, a common one (long list, small weight) a fraction of it.
+            "  ORDER BY p.impact DESC LIMIT ceil(%s * w.share)::int"
             ") p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
         )
 
