@@ -36,6 +36,7 @@ def setup_django(database: str, *, rag: dict[str, Any] | None = None) -> None:
         MEDIA_ROOT=str(CACHE / "media"),
         DJANGO_RAG=rag or {},
         LOGGING_CONFIG=None,
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
     )
     django.setup()
     from django.core.management import call_command
