@@ -1,15 +1,22 @@
 from django.shortcuts import render
 
-from django_rag.models import Chunk, Document
+import django_rag
+from django_rag.models import Document
 
 
 def home(request):
     query = request.GET.get("q", "").strip()[:500]
-    results = []
+    answer, results = None, []
     if query:
-        results = list(Chunk.objects.select_related("document").semantic(query)[:5])
+        answer = django_rag.ask(query, user=request.user)
+        results = django_rag.search(query, k=5)
     return render(
         request,
         "site_pages/home.html",
-        {"query": query, "results": results, "documents": Document.objects.select_related("collection")[:50]},
+        {
+            "query": query,
+            "answer": answer,
+            "results": results,
+            "documents": Document.objects.select_related("collection")[:50],
+        },
     )
