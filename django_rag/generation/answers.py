@@ -159,6 +159,9 @@ class _Asking:
         if self.collection is not None:
             chunks = chunks.filter(document__collection=self.collection)
         options = dict(self.search)
+        # ask() shows k chunks; each leg needs a few times that for fusion to find them,
+        # not the 100 a browsing search fetches (measured: 13 ms -> see RESULTS.md).
+        options.setdefault("candidates", max(4 * self.k, 20))
         t = time.perf_counter()
         if self.mode != "keyword":
             options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
