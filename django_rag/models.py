@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 from .fields import RegConfigField
-from .querysets import ChunkQuerySet, DocumentQuerySet
+from .querysets import ChunkQuerySet, CollectionQuerySet, DocumentQuerySet
 
 
 class Collection(models.Model):
@@ -30,6 +30,8 @@ class Collection(models.Model):
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CollectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

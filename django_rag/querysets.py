@@ -14,7 +14,23 @@ from typing import Any
 from django.db import models
 
 
-class DocumentQuerySet(models.QuerySet):
+class VisibilityMixin:
+    """``visible_to(user)``: the rows ``user`` may see.
+
+    Interim: every row is visible until the access-control work (issue 7) replaces
+    this with per-user rules enforced in SQL. Callers should already pass the user
+    through it so they pick up those rules without changes.
+    """
+
+    def visible_to(self, user):
+        return self.all()
+
+
+class CollectionQuerySet(VisibilityMixin, models.QuerySet):
+    pass
+
+
+class DocumentQuerySet(VisibilityMixin, models.QuerySet):
     def ready(self):
         return self.filter(status="ready")
 
@@ -128,5 +144,5 @@ class RetrievalMixin:
         return results.defer("embedding", "search_vector")
 
 
-class ChunkQuerySet(RetrievalMixin, models.QuerySet):
+class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):
     pass
