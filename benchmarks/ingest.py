@@ -24,6 +24,10 @@ partial HNSW index, the triggers that keep the BM25 postings):
   advisory lock, status updates, extraction (negligible for Markdown text), splitting,
   embedding with the hashing embedder (384 dimensions, the package defaults) and the
   atomic swap of the document's chunks (one transaction per document).
+* ``django_rag.ingest_many()``: one call for all the documents, as ``rag_ingest`` and
+  ``rag_reindex`` make it: the same pipeline per document, but the chunks of up to
+  ``INGEST_BATCH_SIZE`` documents (32) are swapped in one transaction (one lock query,
+  one status update, one DELETE, one COPY, one UPDATE of the documents).
 * ``split+embed+write``: the pipeline's own functions (``split_sections``,
   ``embed_in_batches``, ``replace_chunks``) on sections extracted beforehand, one
   transaction per document: the same work without the bookkeeping around it.
@@ -381,6 +385,21 @@ def run_ingest(info, documents, ids, identity):
     return meter, chunks, stages
 
 
+def run_ingest_many(info, documents, ids, identity):
+    import django_rag
+
+    _cold_embedder()
+    stages: dict[str, float] = {}
+    chunks = 0
+    with Meter([django_backend_pid()]) as meter:
+        for result in django_rag.ingest_many(ids):
+            if result.status != "ingested":
+                raise RuntimeError(f"document {result.document_id}: {result.status} {result.error}")
+            chunks += result.chunks
+            _add_timings(stages, result.timings)
+    return meter, chunks, stages
+
+
 def _ingest_worker(queue, results) -> None:
     import django_rag
     from django.db import connections
@@ -525,6 +544,7 @@ METHODS = {
     "write only": run_write_only,
     "split+embed+write": run_functions,
     "django_rag.ingest()": run_ingest,
+    "django_rag.ingest_many()": run_ingest_many,
 }
 WORKERS_METHOD = "django_rag.ingest(), {n} workers"
 

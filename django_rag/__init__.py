@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .ingestion import IngestResult
     from .models import Chunk, Document
 
@@ -16,6 +18,13 @@ def ingest(document: "Document | int", *, force: bool = False, **options: Any) -
     from .ingestion import ingest as _ingest
 
     return _ingest(document, force=force, **options)
+
+
+def ingest_many(documents: "Iterable[Document | int]", **options: Any) -> "list[IngestResult]":
+    """Ingest many documents, several per transaction. See :func:`django_rag.ingestion.ingest_many`."""
+    from .ingestion import ingest_many as _ingest_many
+
+    return _ingest_many(documents, **options)
 
 
 def search(query: str, **options: Any) -> "list[Chunk]":

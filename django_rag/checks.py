@@ -28,7 +28,9 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
                     id="django_rag.E010",
                 )
             )
-    positive = ("CHUNK_SIZE", "EMBED_BATCH_SIZE", "MAX_FILE_SIZE", "MAX_TEXT_LENGTH")
+    positive = (
+        "CHUNK_SIZE", "EMBED_BATCH_SIZE", "INGEST_BATCH_SIZE", "INGEST_BATCH_CHUNKS", "MAX_FILE_SIZE", "MAX_TEXT_LENGTH",
+    )
     for name in positive:
         value = settings.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value <= 0:

@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "CHUNK_CONTEXT": True,
     # How many chunks go to the embedder in one call.
     "EMBED_BATCH_SIZE": 64,
+    # ingest_many() (rag_ingest, rag_reindex, admin actions) swaps the chunks of up to
+    # this many documents in one transaction, flushing early past INGEST_BATCH_CHUNKS
+    # chunks so that memory stays bounded.
+    "INGEST_BATCH_SIZE": 32,
+    "INGEST_BATCH_CHUNKS": 2000,
     # Files larger than this are refused before they are read (bytes).
     "MAX_FILE_SIZE": 20 * 1024 * 1024,
     # Extracted text longer than this is refused (characters); guards against zip-bomb-like PDFs.
@@ -88,6 +93,8 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "CHUNK_OVERLAP": int,
     "SEPARATORS": (list, tuple),
     "EMBED_BATCH_SIZE": int,
+    "INGEST_BATCH_SIZE": int,
+    "INGEST_BATCH_CHUNKS": int,
     "CHUNK_CONTEXT": bool,
     "MAX_FILE_SIZE": int,
     "MAX_TEXT_LENGTH": int,

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -215,35 +216,355 @@ def ingest(
         if not acquired:
             if raise_errors:
                 raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
-            return IngestResult(document_id, "busy", error="Another worker is ingesting this document.", error_code="busy")
+            return _busy(document_id)
         doc = Document.objects.using(using).select_related("collection").get(pk=document_id)
         try:
-            result = _ingest_locked(doc, force=force, embedder_alias=embedder, using=using, started=started, timings=timings)
-            if result.status == "ingested":
-                document_ingested.send(sender=Document, document=doc, result=result)
-            return result
-        except IngestionError as exc:
-            message = str(exc)
-            _mark(doc, using, status=Document.Status.FAILED, error=message)
-            logger.warning("Ingestion of document %s failed: %s", document_id, message)
-            result = IngestResult(
-                document_id, "failed", chunks=doc.chunk_count, error=message, error_code=exc.code, timings=timings
+            work = _plan(doc, force=force, embedder=_embedder(embedder), using=using, started=started, timings=timings)
+            if isinstance(work, IngestResult):
+                return work
+            _mark(doc, using, status=Document.Status.PROCESSING, error="")
+            _check_language(work.language, using)
+            _build(work)
+            t = time.perf_counter()
+            outcome = work.outcome()
+            replace_chunks(
+                doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
+                language=work.language, using=using, document_fields=outcome,
             )
-            ingestion_failed.send(sender=Document, document=doc, result=result)
+            return _finish(work, outcome, write_seconds=time.perf_counter() - t)
+        except IngestionError as exc:
+            result = _fail(doc, exc, using, timings)
             if raise_errors:
                 raise
             return result
         except Exception as exc:
-            # A bug or an outage, not bad input: record it so the admin shows something,
-            # then let it propagate to the caller (and the task queue's retry logic).
-            _mark(doc, using, status=Document.Status.FAILED, error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}")
+            _fail_unexpectedly(doc, exc, using)
             raise
         finally:
             if isinstance(document, Document):
                 # The caller's instance is often saved again (admin, signal handlers); a
                 # stale one would write back the old status and signature.
-                for name in _OUTCOME_FIELDS:
-                    setattr(document, name, getattr(doc, name))
+                _copy_outcome(doc, document)
+
+
+def ingest_many(
+    documents: Iterable[Document | int],
+    *,
+    force: bool = False,
+    embedder: str | BaseEmbedder = DEFAULT_EMBEDDER_ALIAS,
+    batch_size: int | None = None,
+    using: str = "default",
+    on_result: Callable[[IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest many documents, writing the chunks of several in one transaction.
+
+    The outcome per document is the one :func:`ingest` gives (bad input fails that
+    document alone and keeps its previous chunks; unchanged documents cost nothing),
+    but up to ``batch_size`` documents (``DJANGO_RAG["INGEST_BATCH_SIZE"]``) share
+    their locks, status updates and the chunk swap: one ``DELETE`` and one ``COPY``
+    for all of them, so the statement triggers that keep the BM25 statistics run once
+    per batch instead of once per document. A document is never half-written: a batch
+    either commits whole or, if the database refuses it, is written again document by
+    document. ``on_result`` is called with each document's result as soon as it is known
+    (progress bars); the list returned holds them in that order. Documents another
+    worker holds come back ``busy``.
+    """
+    size = get_setting("INGEST_BATCH_SIZE") if batch_size is None else batch_size
+    if size < 1:
+        raise ValueError("batch_size must be at least 1.")
+    resolved = _embedder(embedder)
+    ids = list(dict.fromkeys(d if isinstance(d, int) else d.pk for d in documents))
+    results: list[IngestResult] = []
+
+    def report(result: IngestResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    for start in range(0, len(ids), size):
+        _ingest_batch(ids[start : start + size], force=force, embedder=resolved, using=using, report=report)
+    return results
+
+
+# --- the stages, shared by ingest() and ingest_many() ---------------------------------
+
+
+@dataclass
+class _Work:
+    """One document on its way through the pipeline."""
+
+    doc: Document
+    embedder: BaseEmbedder
+    language: str
+    data: bytes
+    name: str
+    format: str | None
+    content_hash: str
+    signature: str
+    started: float
+    timings: dict[str, float]
+    drafts: list[ChunkDraft] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)
+    vectors: list[list[float]] = field(default_factory=list)
+
+    def outcome(self) -> dict[str, Any]:
+        """The document fields that commit together with its new chunks."""
+        now = timezone.now()
+        return {
+            "status": Document.Status.READY,
+            "error": "",
+            "content_hash": self.content_hash,
+            "ingest_signature": self.signature,
+            "chunk_count": len(self.drafts),
+            "ingest_seconds": round(time.perf_counter() - self.started, 4),
+            "ingested_at": now,
+            "updated_at": now,
+        }
+
+
+def _embedder(embedder: str | BaseEmbedder) -> BaseEmbedder:
+    return get_embedder(embedder) if isinstance(embedder, str) else embedder
+
+
+def _plan(
+    doc: Document, *, force: bool, embedder: BaseEmbedder, using: str, started: float, timings: dict[str, float]
+) -> _Work | IngestResult:
+    """Read the source and decide: an ``unchanged`` result, or the work to do."""
+    language = resolve_language(doc)
+    data, name, fmt = read_source(doc)
+    content_hash = hashlib.sha256(data).hexdigest()
+    signature = ingest_signature(content_hash, embedder, language, doc.title)
+    if not force and doc.ingest_signature == signature:
+        # Same content, same chunking, same embedder: the chunks in place are right.
+        if doc.status != Document.Status.READY or doc.error:
+            _mark(doc, using, status=Document.Status.READY, error="")
+        return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
+    return _Work(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
+
+
+def _build(work: _Work) -> None:
+    """Extract, split and embed: everything slow or fallible, before any write."""
+    timings = work.timings
+    t = time.perf_counter()
+    extracted: Extracted = extract(
+        work.data, name=work.name, format=work.format, max_length=get_setting("MAX_TEXT_LENGTH")
+    )
+    timings["extract"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    work.drafts = split_sections(extracted.sections)
+    timings["split"] = time.perf_counter() - t
+
+    work.contexts = [chunk_context(work.doc.title, draft.metadata) for draft in work.drafts]
+    t = time.perf_counter()
+    work.vectors = embed_in_batches(
+        work.embedder,
+        [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)],
+    )
+    timings["embed"] = time.perf_counter() - t
+
+
+def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
+    """After the chunks committed: update the instance, log, signal, report."""
+    for name, value in outcome.items():
+        setattr(work.doc, name, value)
+    work.timings["write"] = write_seconds
+    elapsed = time.perf_counter() - work.started
+    work.timings["total"] = elapsed
+    logger.info("Ingested document %s: %d chunks in %.2fs", work.doc.pk, len(work.drafts), elapsed)
+    result = IngestResult(
+        work.doc.pk, "ingested", chunks=len(work.drafts), embedded=len(work.drafts), timings=work.timings
+    )
+    document_ingested.send(sender=Document, document=work.doc, result=result)
+    return result
+
+
+def _fail(doc: Document, exc: IngestionError, using: str, timings: dict[str, float]) -> IngestResult:
+    message = str(exc)
+    _mark(doc, using, status=Document.Status.FAILED, error=message)
+    logger.warning("Ingestion of document %s failed: %s", doc.pk, message)
+    result = IngestResult(doc.pk, "failed", chunks=doc.chunk_count, error=message, error_code=exc.code, timings=timings)
+    ingestion_failed.send(sender=Document, document=doc, result=result)
+    return result
+
+
+def _fail_unexpectedly(doc: Document, exc: Exception, using: str) -> None:
+    # A bug or an outage, not bad input: record it so the admin shows something, then
+    # the caller lets it propagate (to the task queue's retry logic).
+    _mark(doc, using, status=Document.Status.FAILED, error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}")
+
+
+def _busy(document_id: int) -> IngestResult:
+    return IngestResult(document_id, "busy", error="Another worker is ingesting this document.", error_code="busy")
+
+
+def _copy_outcome(source: Document, target: Document) -> None:
+    if source is not target:
+        for name in _OUTCOME_FIELDS:
+            setattr(target, name, getattr(source, name))
+
+
+def _ingest_batch(
+    ids: list[int], *, force: bool, embedder: BaseEmbedder, using: str, report: Callable[[IngestResult], None]
+) -> None:
+    locked = _try_lock_many(ids, using)
+    try:
+        for document_id in ids:
+            if document_id not in locked:
+                report(_busy(document_id))
+        docs = Document.objects.using(using).select_related("collection").in_bulk(sorted(locked))
+        pending: list[_Work] = []
+        for document_id in ids:
+            if document_id not in locked:
+                continue
+            doc = docs.get(document_id)
+            if doc is None:
+                report(IngestResult(document_id, "failed", error="The document no longer exists.", error_code="missing"))
+                continue
+            timings: dict[str, float] = {}
+            try:
+                work = _plan(doc, force=force, embedder=embedder, using=using, started=time.perf_counter(), timings=timings)
+            except IngestionError as exc:
+                report(_fail(doc, exc, using, timings))
+                continue
+            except Exception as exc:
+                _fail_unexpectedly(doc, exc, using)
+                raise
+            if isinstance(work, IngestResult):
+                report(work)
+            else:
+                pending.append(work)
+        if not pending:
+            return
+        Document.objects.using(using).filter(pk__in=[w.doc.pk for w in pending]).update(
+            status=Document.Status.PROCESSING, error="", updated_at=timezone.now()
+        )
+        known = _known_languages({w.language for w in pending}, using)
+        budget = get_setting("INGEST_BATCH_CHUNKS")
+        ready: list[_Work] = []
+        for work in pending:
+            try:
+                if work.language not in known:
+                    _check_language(work.language, using)  # raises UnknownLanguage with the message
+                _build(work)
+            except IngestionError as exc:
+                report(_fail(work.doc, exc, using, work.timings))
+                continue
+            except Exception as exc:
+                _fail_unexpectedly(work.doc, exc, using)
+                raise
+            ready.append(work)
+            if sum(len(w.drafts) for w in ready) >= budget:
+                _write_batch(ready, using, report)
+                ready = []
+        if ready:
+            _write_batch(ready, using, report)
+    finally:
+        _unlock_many(locked, using)
+
+
+def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult], None]) -> None:
+    """Swap the chunks of every document in ``batch`` in one transaction."""
+    t = time.perf_counter()
+    try:
+        with transaction.atomic(using=using):
+            ids = [w.doc.pk for w in batch]
+            # Lock the rows so a concurrent delete waits; a document deleted since it was
+            # read is left out (its chunks would fail the foreign key at commit).
+            alive = set(
+                Document.objects.using(using).select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
+            )
+            gone = [w for w in batch if w.doc.pk not in alive]
+            batch = [w for w in batch if w.doc.pk in alive]
+            Chunk.objects.using(using).filter(document_id__in=[w.doc.pk for w in batch])._raw_delete(using)
+            copy_rows(
+                (
+                    (w.doc.pk, index, draft.content, draft.metadata, vector, w.embedder.identity, w.language, context)
+                    for w in batch
+                    for index, (draft, vector, context) in enumerate(zip(w.drafts, w.vectors, w.contexts, strict=True))
+                ),
+                using=using,
+            )
+            outcomes = {w.doc.pk: w.outcome() for w in batch}
+            _update_documents(outcomes, using)
+    except DatabaseError:
+        # One document's rows may be what the database refused: write them one by one,
+        # so the others still land and the culprit gets its own error.
+        logger.warning("A batch write of %d documents failed; retrying them one at a time.", len(batch), exc_info=True)
+        for work in batch:
+            _write_one(work, using, report)
+        return
+    for work in gone:
+        report(IngestResult(work.doc.pk, "failed", error="The document was deleted during ingestion.", error_code="missing"))
+    total_chunks = sum(len(w.drafts) for w in batch) or 1
+    elapsed = time.perf_counter() - t
+    for work in batch:
+        report(_finish(work, outcomes[work.doc.pk], write_seconds=elapsed * len(work.drafts) / total_chunks))
+
+
+def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) -> None:
+    t = time.perf_counter()
+    outcome = work.outcome()
+    try:
+        replace_chunks(
+            work.doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
+            language=work.language, using=using, document_fields=outcome,
+        )
+    except DatabaseError as exc:
+        report(_fail(work.doc, IngestionError(f"The chunks could not be stored: {redact(str(exc))}"), using, work.timings))
+        return
+    report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
+
+
+def _update_documents(outcomes: dict[int, dict[str, Any]], using: str) -> None:
+    """Write each document's outcome fields; one UPDATE for the lot."""
+    fields = list(next(iter(outcomes.values())))
+    docs = []
+    for pk, values in outcomes.items():
+        doc = Document(pk=pk)
+        for name, value in values.items():
+            setattr(doc, name, value)
+        docs.append(doc)
+    Document.objects.using(using).bulk_update(docs, fields)
+
+
+def _known_languages(languages: set[str], using: str) -> set[str]:
+    """The names among ``languages`` that are text search configurations, in one query.
+
+    Only the names as PostgreSQL prints them (``english``); another spelling of a valid
+    one (``pg_catalog.english``) is left to :func:`_check_language`, which casts it.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM unnest(%s::text[]) AS name"
+            " WHERE EXISTS (SELECT FROM pg_ts_config c WHERE c.oid::regconfig::text = name)",
+            [sorted(languages)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _try_lock_many(ids: list[int], using: str) -> set[int]:
+    """Take the advisory lock of each document that no other worker holds."""
+    if not ids:
+        return set()
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM unnest(%s::bigint[]) AS id"
+            " WHERE pg_try_advisory_lock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)",
+            [ids, _LOCK_NAMESPACE],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _unlock_many(ids: set[int], using: str) -> None:
+    if not ids:
+        return
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
+            " FROM unnest(%s::bigint[]) AS id",
+            [_LOCK_NAMESPACE, sorted(ids)],
+        )
 
 
 def _mark(doc: Document, using: str, **fields: Any) -> None:
@@ -257,67 +578,6 @@ def _mark(doc: Document, using: str, **fields: Any) -> None:
         logger.exception("Could not record the status of document %s", doc.pk)
     for name, value in fields.items():
         setattr(doc, name, value)
-
-
-def _ingest_locked(
-    doc: Document, *, force: bool, embedder_alias: str | BaseEmbedder, using: str, started: float,
-    timings: dict[str, float],
-) -> IngestResult:
-    embedder = get_embedder(embedder_alias) if isinstance(embedder_alias, str) else embedder_alias
-    language = resolve_language(doc)
-    data, name, fmt = read_source(doc)
-    content_hash = hashlib.sha256(data).hexdigest()
-    signature = ingest_signature(content_hash, embedder, language, doc.title)
-
-    if not force and doc.ingest_signature == signature:
-        # Same content, same chunking, same embedder: the chunks in place are right.
-        if doc.status != Document.Status.READY or doc.error:
-            _mark(doc, using, status=Document.Status.READY, error="")
-        return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
-
-    _mark(doc, using, status=Document.Status.PROCESSING, error="")
-    _check_language(language, using)
-
-    t = time.perf_counter()
-    extracted: Extracted = extract(data, name=name, format=fmt, max_length=get_setting("MAX_TEXT_LENGTH"))
-    timings["extract"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    drafts: list[ChunkDraft] = split_sections(extracted.sections)
-    timings["split"] = time.perf_counter() - t
-
-    contexts = [chunk_context(doc.title, draft.metadata) for draft in drafts]
-
-    t = time.perf_counter()
-    vectors = embed_in_batches(
-        embedder, [Chunk.compose_embedding_text(context, d.content) for context, d in zip(contexts, drafts)]
-    )
-    timings["embed"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    now = timezone.now()
-    outcome = {
-        "status": Document.Status.READY,
-        "error": "",
-        "content_hash": content_hash,
-        "ingest_signature": signature,
-        "chunk_count": len(drafts),
-        "ingest_seconds": round(time.perf_counter() - started, 4),
-        "ingested_at": now,
-        "updated_at": now,
-    }
-    replace_chunks(
-        doc, drafts, vectors, contexts=contexts, embedder=embedder, language=language, using=using,
-        document_fields=outcome,
-    )
-    for name, value in outcome.items():
-        setattr(doc, name, value)
-    timings["write"] = time.perf_counter() - t
-
-    elapsed = time.perf_counter() - started
-    timings["total"] = elapsed
-    logger.info("Ingested document %s: %d chunks in %.2fs", doc.pk, len(drafts), elapsed)
-    return IngestResult(doc.pk, "ingested", chunks=len(drafts), embedded=len(drafts), timings=timings)
 
 
 def replace_chunks(
