@@ -1,0 +1,54 @@
+"""What ask() spends besides the embedder and the LLM: no needless data, no needless waits."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+import django_rag
+from django_rag.models import QueryLog
+
+from .test_ask import handbook, scripted  # noqa: F401 (fixtures)
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_row_does_not_wait_for_the_disk_outside_a_transaction(handbook, scripted):  # noqa: F811
+    scripted("Parental leave is twenty days [1].")
+    with CaptureQueriesContext(connection) as queries:
+        answer = django_rag.ask("How many days of parental leave?", collection=handbook)
+    sql = [q["sql"] for q in queries.captured_queries]
+    position = sql.index("SET LOCAL synchronous_commit TO OFF")
+    assert sql[position + 1].startswith('INSERT INTO "django_rag_querylog"')
+    assert QueryLog.objects.get(pk=answer.log_id).answer == answer.text
+    # SET LOCAL ended with the log's own transaction.
+    assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_callers_durability_is_untouched(handbook, scripted):  # noqa: F811
+    scripted("Parental leave is twenty days [1].")
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            answer = django_rag.ask("How many days of parental leave?", collection=handbook)
+        assert synchronous_commit() == "on"
+    assert not any("synchronous_commit" in q["sql"] for q in queries.captured_queries)
+    assert QueryLog.objects.filter(pk=answer.log_id).exists()
+
+
+@pytest.mark.django_db
+def test_documents_full_text_is_not_fetched(handbook, scripted):  # noqa: F811
+    scripted("Parental leave is twenty days [1].")
+    with CaptureQueriesContext(connection) as queries:
+        answer = django_rag.ask("How many days of parental leave?", collection=handbook)
+    assert answer.citations[0].document.title == "leave"
+    retrieval = [q["sql"] for q in queries.captured_queries if "django_rag_chunk" in q["sql"]]
+    assert retrieval and not any('"django_rag_document"."text"' in sql for sql in retrieval)
+    # Still there on demand.
+    assert "twenty days" in answer.citations[0].document.text
