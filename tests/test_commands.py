@@ -14,18 +14,18 @@ def test_rag_ingest_adds_files_and_skips_unchanged_ones(tmp_path, capsys):
 
     call_command("rag_ingest", str(tmp_path), collection="Docs")
     out = capsys.readouterr()
-    assert "2 files: 2 ingested." in out.out
+    assert "2 documents: 2 ingested." in out.out
     collection = Collection.objects.get(slug="docs")
     assert set(Document.objects.filter(collection=collection).values_list("status", flat=True)) == {"ready"}
     assert Chunk.objects.filter(document__collection=collection).count() >= 2
 
     call_command("rag_ingest", str(tmp_path / "*.md"), str(tmp_path / "notes.txt"), collection="Docs")
-    assert "2 files: 2 unchanged." in capsys.readouterr().out
+    assert "2 documents: 2 unchanged." in capsys.readouterr().out
     assert Document.objects.count() == 2
 
     (tmp_path / "notes.txt").write_text("Parental leave is now thirty days.")
     call_command("rag_ingest", str(tmp_path / "notes.txt"), collection="Docs")
-    assert "1 files: 1 ingested." in capsys.readouterr().out
+    assert "1 documents: 1 ingested." in capsys.readouterr().out
     assert Chunk.objects.filter(content__contains="thirty").exists()
     assert not Chunk.objects.filter(content__contains="twenty").exists()
 
