@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -63,6 +64,8 @@ class DocumentAdmin(admin.ModelAdmin):
         (_("Ingestion"), {"fields": readonly_fields}),
     ]
     actions = ["ingest_documents", "reingest_documents", "remove_chunks"]
+    # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     change_list_template = "django_rag/admin/document_change_list.html"
 
     @admin.display(description=_("status"), ordering="status")
@@ -158,20 +161,16 @@ class ChunkAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request):
-        # No ordering here: the changelist orders after the search, by score when searching.
         return Chunk.objects.visible_to(request.user).select_related("document")
 
     def get_search_results(self, request, queryset, search_term):
-        """The search box runs a hybrid search (best first) over the chunks the user may see."""
+        """The search box runs a hybrid search over the chunks the user may see.
+
+        The changelist orders before it searches, so the relevance order set here is final.
+        """
         if not search_term.strip():
             return queryset, False
-        return queryset.hybrid(search_term.strip()), False
-
-    def get_ordering(self, request):
-        # A search ranks by relevance; the admin would otherwise re-sort by position.
-        if request.GET.get("q", "").strip():
-            return ["-score", "pk"]
-        return super().get_ordering(request)
+        return queryset.order_by().hybrid(search_term.strip()), False
 
     @admin.display(description=_("score"))
     def score(self, obj):
