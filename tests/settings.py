@@ -93,3 +93,6 @@ DJANGO_RAG = {
 # django-q2 with its ORM broker: the worker test (tests/surfaces/test_worker.py) runs a
 # real `qcluster` against the test database.
 Q_CLUSTER = {"name": "django_rag_tests", "orm": "default", "workers": 1, "timeout": 60, "retry": 90, "poll": 0.1}
+
+# Tests log users in (admin_client, the browser tests); a slow hasher costs ~1 s each.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -37,10 +37,10 @@ def visibility_rule(monkeypatch):
     from django_rag import querysets
 
     def documents(self, user):
-        return self if getattr(user, "is_staff", False) else self.exclude(metadata__staff=True)
+        return self if getattr(user, "is_staff", False) else self.exclude(metadata__contains={"staff": True})
 
     def chunks(self, user):
-        return self if getattr(user, "is_staff", False) else self.exclude(document__metadata__staff=True)
+        return self if getattr(user, "is_staff", False) else self.exclude(document__metadata__contains={"staff": True})
 
     monkeypatch.setattr(querysets.DocumentQuerySet, "visible_to", documents)
     monkeypatch.setattr(querysets.ChunkQuerySet, "visible_to", chunks)
