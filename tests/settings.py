@@ -71,7 +71,8 @@ DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "tests")}
 DATABASES["default"]["TEST"] = {"NAME": "test_django_rag" + os.environ.get("DJANGO_RAG_TEST_DB_SUFFIX", "")}
 
 STATIC_URL = "/static/"
-MEDIA_ROOT = REPO_DIR / "var" / "test-media"
+# A worker started by a test (tests/surfaces/test_worker.py) is told the test's media directory.
+MEDIA_ROOT = os.environ.get("DJANGO_RAG_TEST_MEDIA_ROOT") or REPO_DIR / "var" / "test-media"
 MEDIA_URL = "/media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
