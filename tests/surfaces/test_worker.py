@@ -79,4 +79,9 @@ def test_a_worker_ingests_a_document_uploaded_in_the_admin(admin_client, collect
     assert Chunk.objects.filter(document=document, content__contains="twenty days").exists()
     from django_q.models import Success
 
-    assert Success.objects.filter(func="django_rag.tasks.run").count() == 1
+    # The cluster's monitor records the result after the task's own commit: wait for it.
+    while not Success.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(Success.objects.values_list("func", "args")) == [
+        ("django_rag.tasks.run", ("django_rag.tasks.ingest_document", [document.pk], {}))
+    ]
