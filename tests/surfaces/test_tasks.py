@@ -60,38 +60,43 @@ def test_django_q_carries_arguments_that_share_names_with_its_options(rag_settin
     assert "timeout" not in packages[1]  # not taken as django-q2's own option
 
 
-@pytest.mark.django_db
-def test_ingest_document_task_waits_for_a_busy_document(make_document, rag_settings):
-    """The lock is held by another session; the task waits, then ingests."""
-    import threading
-
+@pytest.fixture
+def locked_document(make_document):
+    """A document whose advisory lock another session holds, as a running ingestion would."""
     from django_rag.ingestion.pipeline import advisory_lock_key
-    from django_rag.tasks import ingest_document
 
-    rag_settings(BUSY_WAIT_SECONDS=10)
     document = make_document("Parental leave is twenty days.")
     with other_session() as other:
         other.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", advisory_lock_key(document.pk))
-        timer = threading.Timer(0.5, lambda: other.execute("SELECT pg_advisory_unlock_all()"))
-        timer.start()
-        try:
-            assert ingest_document(document.pk) == "ingested"
-        finally:
-            timer.join()
+        yield document, other
+
+
+@pytest.mark.django_db
+def test_ingest_document_task_waits_for_a_busy_document(locked_document, rag_settings):
+    import threading
+
+    from django_rag.tasks import ingest_document
+
+    rag_settings(BUSY_WAIT_SECONDS=10)
+    document, other = locked_document
+    timer = threading.Timer(0.5, lambda: other.execute("SELECT pg_advisory_unlock_all()"))
+    timer.start()
+    try:
+        assert ingest_document(document.pk) == "ingested"
+    finally:
+        timer.join()
     assert Chunk.objects.filter(document=document).exists()
 
 
 @pytest.mark.django_db
-def test_ingest_document_task_gives_up_after_busy_wait_seconds(make_document, rag_settings):
-    from django_rag.ingestion.pipeline import advisory_lock_key
+def test_ingest_document_task_gives_up_after_busy_wait_seconds(locked_document, rag_settings):
     from django_rag.tasks import ingest_document, remove_chunks
 
     rag_settings(BUSY_WAIT_SECONDS=0)
-    document = make_document("Parental leave is twenty days.")
-    with other_session() as other:
-        other.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", advisory_lock_key(document.pk))
-        assert ingest_document(document.pk) == "busy"
-        assert remove_chunks(document.pk) == "busy"
+    document, _ = locked_document
+    assert ingest_document(document.pk) == "busy"
+    assert remove_chunks(document.pk) == "busy"
+    assert not Chunk.objects.exists()
     assert ingest_document(12345678) == "deleted"
 
 
