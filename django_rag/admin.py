@@ -16,6 +16,9 @@ from .exceptions import DjangoRAGError
 from .models import Chunk, Collection, Document, QueryLog
 from .shortcuts import ask_as, queue_documents
 
+# Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
+URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
+
 STATUS_COLOURS = {
     Document.Status.PENDING: "#6b7280",
     Document.Status.PROCESSING: "#2563eb",
@@ -24,11 +27,23 @@ STATUS_COLOURS = {
 }
 
 
+class DocumentInline(admin.TabularInline):
+    """Upload documents straight into a collection; each is queued for ingestion on save."""
+
+    model = Document
+    fields = ["title", "file", "source_url", "status", "chunk_count"]
+    readonly_fields = ["status", "chunk_count"]
+    extra = 1
+    show_change_link = True
+    formfield_overrides = URL_FORM_FIELD
+
+
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "language", "document_count", "updated_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug", "description"]
+    inlines = [DocumentInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_document_count=Count("documents"))
@@ -64,8 +79,7 @@ class DocumentAdmin(admin.ModelAdmin):
         (_("Ingestion"), {"fields": readonly_fields}),
     ]
     actions = ["ingest_documents", "reingest_documents", "remove_chunks"]
-    # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides = URL_FORM_FIELD
     change_list_template = "django_rag/admin/document_change_list.html"
 
     @admin.display(description=_("status"), ordering="status")
@@ -78,6 +92,14 @@ class DocumentAdmin(admin.ModelAdmin):
             obj.error,
             obj.get_status_display(),
         )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # Write only what the form edits: the status and counts on this instance were
+        # read when the page loaded, and a worker may have finished since.
+        edited = [name for name in form.fields if name in {f.name for f in obj._meta.concrete_fields}]
+        obj.save(update_fields=[*edited, "updated_at"])
 
     @admin.display(description=_("timings"))
     def timings(self, obj):

@@ -173,3 +173,44 @@ def test_query_log_is_listed_read_only(admin_client, handbook_documents):
     response = admin_client.get(reverse("admin:django_rag_querylog_changelist"))
     assert response.status_code == 200 and b"How long is parental leave?" in response.content
     assert admin_client.get(reverse("admin:django_rag_querylog_add")).status_code == 403
+
+
+def test_upload_into_a_collection_with_the_inline(admin_client, collection, on_save, django_capture_on_commit_callbacks):
+    on_save("sync")
+    prefix = "documents"
+    upload = SimpleUploadedFile("leave.txt", b"Parental leave is twenty days.")
+    data = {
+        "name": collection.name, "slug": collection.slug, "description": "", "language": "", "metadata": "{}",
+        f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-INITIAL_FORMS": "0", f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000", f"{prefix}-0-title": "Leave", f"{prefix}-0-file": upload,
+        f"{prefix}-0-source_url": "",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:django_rag_collection_change", args=[collection.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    document = collection.documents.get()
+    assert document.status == "ready" and document.chunk_count == 1
+
+
+def test_editing_a_document_keeps_the_status_a_worker_wrote_meanwhile(admin_client, make_document):
+    from django.db.models.signals import pre_save
+
+    document = make_document("Parental leave is twenty days.", title="Leave")
+    url = reverse("admin:django_rag_document_change", args=[document.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form.initial.get(name) or "" for name in form.fields if name != "file"}
+    data.update(source_url="https://intranet.example/leave", metadata="{}", collection=document.collection_id)
+
+    def worker_finishes(sender, instance, **kwargs):
+        # A worker commits its outcome after the admin loaded the row, before it saves it.
+        Document.objects.filter(pk=instance.pk).update(status="ready", chunk_count=3)
+
+    pre_save.connect(worker_finishes, sender=Document)
+    try:
+        response = admin_client.post(url, data)
+    finally:
+        pre_save.disconnect(worker_finishes, sender=Document)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    document.refresh_from_db()
+    assert document.source_url == "https://intranet.example/leave"
+    assert (document.status, document.chunk_count) == ("ready", 3)
