@@ -31,6 +31,9 @@ test: install
 run: install
 	$(BIN)/python example_project/manage.py migrate --no-input
 	$(BIN)/python example_project/manage.py bootstrap_example
+	@# A django-q2 worker ingests uploads in the background; it stops with the server.
+	$(BIN)/python example_project/manage.py qcluster & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(BIN)/python example_project/manage.py runserver $(HOST):$(PORT)
 
 tox: install

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db import models
 from django.db.models import Count
-from django.utils.html import format_html
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from .exceptions import DjangoRAGError
 from .models import Chunk, Collection, Document, QueryLog
+from .shortcuts import ask_as, queue_documents
+
+# Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
+URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
 
 STATUS_COLOURS = {
     Document.Status.PENDING: "#6b7280",
@@ -15,11 +27,23 @@ STATUS_COLOURS = {
 }
 
 
+class DocumentInline(admin.TabularInline):
+    """Upload documents straight into a collection; each is queued for ingestion on save."""
+
+    model = Document
+    fields = ["title", "file", "source_url", "status", "chunk_count"]
+    readonly_fields = ["status", "chunk_count"]
+    extra = 1
+    show_change_link = True
+    formfield_overrides = URL_FORM_FIELD
+
+
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "language", "document_count", "updated_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug", "description"]
+    inlines = [DocumentInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_document_count=Count("documents"))
@@ -29,6 +53,17 @@ class CollectionAdmin(admin.ModelAdmin):
         return obj._document_count
 
 
+class AskForm(forms.Form):
+    question = forms.CharField(label=_("Question"), max_length=2000, widget=forms.TextInput(attrs={"size": 80}))
+    collection = forms.ModelChoiceField(
+        label=_("Collection"), queryset=Collection.objects.none(), required=False, empty_label=_("All collections")
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collection"].queryset = Collection.objects.visible_to(user)
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["__str__", "collection", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
@@ -36,12 +71,16 @@ class DocumentAdmin(admin.ModelAdmin):
     search_fields = ["title", "source_url", "file"]
     list_select_related = ["collection"]
     readonly_fields = [
-        "status", "error", "content_hash", "chunk_count", "ingest_seconds", "ingested_at", "created_at", "updated_at",
+        "status_badge", "error", "content_hash", "chunk_count", "ingest_seconds", "timings", "ingested_at",
+        "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["collection", "title", "file", "text", "source_url", "language", "metadata"]}),
         (_("Ingestion"), {"fields": readonly_fields}),
     ]
+    actions = ["ingest_documents", "reingest_documents", "remove_chunks"]
+    formfield_overrides = URL_FORM_FIELD
+    change_list_template = "django_rag/admin/document_change_list.html"
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
@@ -53,6 +92,80 @@ class DocumentAdmin(admin.ModelAdmin):
             obj.error,
             obj.get_status_display(),
         )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # Write only what the form edits: the status and counts on this instance were
+        # read when the page loaded, and a worker may have finished since.
+        edited = [name for name in form.fields if name in {f.name for f in obj._meta.concrete_fields}]
+        obj.save(update_fields=[*edited, "updated_at"])
+
+    @admin.display(description=_("timings"))
+    def timings(self, obj):
+        steps = obj.ingest_timings if isinstance(obj.ingest_timings, dict) else {}
+        if not steps:
+            return "-"
+        return format_html_join(", ", "{} {} s", ((step, f"{seconds:.3f}") for step, seconds in steps.items()))
+
+    def _queue(self, request, queryset, task: str, **options) -> None:
+        queued, skipped = queue_documents(queryset, task, **options)
+        if queued:
+            self.message_user(
+                request,
+                ngettext("%(count)d document queued.", "%(count)d documents queued.", queued) % {"count": queued},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d document skipped: it is being ingested now.",
+                    "%(count)d documents skipped: they are being ingested now.",
+                    skipped,
+                ) % {"count": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Ingest selected documents"), permissions=["change"])
+    def ingest_documents(self, request, queryset):
+        self._queue(request, queryset, "django_rag.tasks.ingest_document")
+
+    @admin.action(description=_("Re-ingest selected documents (force)"), permissions=["change"])
+    def reingest_documents(self, request, queryset):
+        self._queue(request, queryset, "django_rag.tasks.ingest_document", force=True)
+
+    @admin.action(description=_("Remove chunks of selected documents"), permissions=["change"])
+    def remove_chunks(self, request, queryset):
+        self._queue(request, queryset, "django_rag.tasks.remove_chunks")
+
+    def get_urls(self):
+        ask = path("ask/", self.admin_site.admin_view(self.ask_view), name="django_rag_ask")
+        return [ask, *super().get_urls()]
+
+    def ask_view(self, request):
+        """Staff ask a question and see the answer with the sources it cites."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = AskForm(request.GET or None, user=request.user)
+        answer, error = None, ""
+        if form.is_valid():
+            try:
+                answer = ask_as(
+                    request.user, form.cleaned_data["question"], collection=form.cleaned_data["collection"]
+                )
+            except (DjangoRAGError, ValueError) as exc:
+                # Provider errors carry no secrets (see exceptions.LLMError); staff need the reason.
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Ask the documents"),
+            "form": form,
+            "answer": answer,
+            "error": error,
+        }
+        return TemplateResponse(request, "django_rag/admin/ask.html", context)
 
 
 @admin.register(Chunk)
@@ -68,6 +181,28 @@ class ChunkAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return Chunk.objects.visible_to(request.user).select_related("document")
+
+    def get_search_results(self, request, queryset, search_term):
+        """The search box runs a hybrid search over the chunks the user may see.
+
+        The changelist orders before it searches, so the relevance order set here is final.
+        """
+        if not search_term.strip():
+            return queryset, False
+        return queryset.order_by().hybrid(search_term.strip()), False
+
+    @admin.display(description=_("score"))
+    def score(self, obj):
+        value = getattr(obj, "score", None)
+        return "-" if value is None else f"{value:.4f}"
+
+    def get_list_display(self, request):
+        if request.GET.get("q", "").strip():
+            return ["__str__", "document", "score", "preview", "embedder"]
+        return super().get_list_display(request)
 
     @admin.display(description=_("content"))
     def preview(self, obj):

@@ -20,3 +20,12 @@ class DjangoRAGConfig(AppConfig):
         from .retrieval import configure_connection
 
         connection_created.connect(configure_connection, sender=DatabaseWrapper, dispatch_uid="django_rag.connection")
+
+        from django.db.models.signals import post_delete, post_init, post_save
+
+        from . import receivers
+        from .models import Document
+
+        post_init.connect(receivers.remember_source, sender=Document, dispatch_uid="django_rag.remember_source")
+        post_save.connect(receivers.ingest_on_save, sender=Document, dispatch_uid="django_rag.ingest_on_save")
+        post_delete.connect(receivers.delete_file, sender=Document, dispatch_uid="django_rag.delete_file")

@@ -45,7 +45,32 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
                 id="django_rag.E011",
             )
         )
+    errors.extend(_queue_errors(settings.get("QUEUE")))
     return errors
+
+
+def _queue_errors(queue: Any) -> list[Error]:
+    from .tasks import QUEUES, django_q_configured
+
+    if not isinstance(queue, str):
+        return []  # reported by E010
+    if queue not in QUEUES:
+        return [
+            Error(
+                f'DJANGO_RAG["QUEUE"] must be one of {", ".join(map(repr, QUEUES))}, not {queue!r}.',
+                id="django_rag.E030",
+            )
+        ]
+    if queue == "django_q" and not django_q_configured():
+        return [
+            Error(
+                'DJANGO_RAG["QUEUE"] is "django_q", but django-q2 is not set up.',
+                hint="pip install 'django-rag[queue]', add \"django_q\" to INSTALLED_APPS and set Q_CLUSTER, "
+                'for example {"name": "django_rag", "orm": "default"}.',
+                id="django_rag.E030",
+            )
+        ]
+    return []
 
 
 @register(Tags.compatibility, "django_rag")

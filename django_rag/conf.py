@@ -83,6 +83,18 @@ DEFAULTS: dict[str, Any] = {
     # hybrid_weight for semantic (1.0, or 0.0 for the lexical hashing embedder).
     "HYBRID_WEIGHTS": None,
     "KEYWORD_POSTINGS_PER_TERM": 1000,  # best postings read per query term (BM25 leg)
+    # Background work (django_rag.tasks.enqueue): "auto" (django-q2 when it is installed
+    # and Q_CLUSTER is set, else inline), "django_q" or "sync" (inline).
+    "QUEUE": "auto",
+    # Enqueue a document's ingestion when it is saved with a new or changed file, text,
+    # title or language (see django_rag.receivers).
+    "INGEST_ON_SAVE": True,
+    # Delete a document's file from storage when the document is deleted.
+    "DELETE_FILES": False,
+    # Seconds after which a document still "processing" counts as stuck and may be re-queued.
+    "PROCESSING_TIMEOUT": 3600,
+    # Seconds a task waits for a document that another worker is ingesting.
+    "BUSY_WAIT_SECONDS": 300,
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -115,6 +127,11 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
     "ANSWER_CACHE_TIMEOUT": (int, type(None)),
     "QUERY_LOG": bool,
+    "QUEUE": str,
+    "INGEST_ON_SAVE": bool,
+    "DELETE_FILES": bool,
+    "PROCESSING_TIMEOUT": (int, float),
+    "BUSY_WAIT_SECONDS": (int, float),
 }
 
 

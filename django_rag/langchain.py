@@ -108,6 +108,7 @@ from .ingestion.pipeline import (
 )
 from .ingestion.splitting import split_sections
 from .models import Chunk, Collection, Document
+from .receivers import auto_ingest_paused
 
 #: The key of ``Document.metadata`` that holds the LangChain id.
 ID_KEY = "langchain_id"
@@ -408,7 +409,8 @@ class DjangoRAGVectorStore(VectorStore):
             rows.append(row)
         # Embed first, outside any transaction: provider calls are slow and may fail.
         embedder.prefetch(text for row in rows for text in self._embedding_texts(row, embedder))
-        with transaction.atomic(using=self.using):
+        # The store ingests what it saves, with its own embedder: no second ingestion on save.
+        with transaction.atomic(using=self.using), auto_ingest_paused():
             with connections[self.using].cursor() as cursor:
                 for id_ in sorted(documents):
                     cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_ID_LOCK_NAMESPACE, id_])

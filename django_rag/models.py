@@ -86,6 +86,10 @@ class Document(models.Model):
     )
     chunk_count = models.PositiveIntegerField(_("chunks"), default=0)
     ingest_seconds = models.FloatField(_("ingestion time (s)"), null=True, blank=True)
+    ingest_timings = models.JSONField(
+        _("ingestion timings (s)"), default=dict, blank=True, editable=False,
+        help_text=_("Seconds spent extracting, splitting and embedding in the last ingestion."),
+    )
     ingested_at = models.DateTimeField(_("ingested"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

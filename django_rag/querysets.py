@@ -37,6 +37,23 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
     def failed(self):
         return self.filter(status="failed")
 
+    def stuck(self):
+        """Documents left ``processing`` for longer than ``DJANGO_RAG["PROCESSING_TIMEOUT"]`` seconds.
+
+        An ingestion marks its document ``processing`` when it starts and ``ready`` or
+        ``failed`` when it ends; a worker killed in between leaves it ``processing``
+        for good. Past the timeout such a document may be queued again: if a worker
+        does still hold it, the pipeline's advisory lock makes the new task wait.
+        """
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from .conf import get_setting
+
+        cutoff = timezone.now() - timedelta(seconds=get_setting("PROCESSING_TIMEOUT"))
+        return self.filter(status="processing", updated_at__lt=cutoff)
+
 
 class RetrievalMixin:
     """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.

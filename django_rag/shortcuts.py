@@ -38,3 +38,58 @@ def search(
             chunks = chunks.filter(document__collection__slug=collection)
     results = getattr(chunks, mode)(query, **options).select_related("document", "document__collection")
     return list(results[:k])
+
+
+def _anonymous_if_none(user: Any) -> Any:
+    if user is None:
+        from django.contrib.auth.models import AnonymousUser
+
+        return AnonymousUser()
+    return user
+
+
+def search_as(user: Any, query: str, **options: Any) -> list[Chunk]:
+    """:func:`search` over the chunks ``user`` may see (``Chunk.objects.visible_to``)."""
+    user = _anonymous_if_none(user)
+    queryset = options.pop("queryset", None)
+    visible = Chunk.objects.visible_to(user)
+    return search(query, queryset=visible if queryset is None else queryset & visible, **options)
+
+
+def ask_as(user: Any, question: str, **options: Any):
+    """:func:`django_rag.ask` for ``user``: it searches only what they may see, and logs them."""
+    from .generation import ask
+
+    user = _anonymous_if_none(user)
+    queryset = options.pop("queryset", None)
+    visible = Chunk.objects.visible_to(user)
+    return ask(question, user=user, queryset=visible if queryset is None else queryset & visible, **options)
+
+
+def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int]:
+    """Enqueue ``task`` (a dotted path taking a document id) for each document, after the commit.
+
+    Returns ``(queued, skipped)``. A document ``processing`` right now is skipped unless
+    it is stuck (``Document.objects.stuck()``, see ``PROCESSING_TIMEOUT``): its worker's
+    lock would only make the new task wait. Queued documents are marked ``pending``
+    so the admin shows that work is waiting for them.
+    """
+    from functools import partial
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import Document
+    from .tasks import enqueue
+
+    documents = documents.order_by()
+    busy = documents.filter(status=Document.Status.PROCESSING).exclude(pk__in=documents.stuck().values("pk"))
+    skipped = busy.count()
+    ids = list(documents.exclude(pk__in=busy.values("pk")).values_list("pk", flat=True))
+    with transaction.atomic():
+        Document.objects.filter(pk__in=ids).exclude(status=Document.Status.PENDING).update(
+            status=Document.Status.PENDING, updated_at=timezone.now()
+        )
+        for document_id in ids:
+            transaction.on_commit(partial(enqueue, task, document_id, **options), robust=True)
+    return len(ids), skipped

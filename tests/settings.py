@@ -5,12 +5,18 @@ otherwise an embedded server whose data lives in ``.pgdata/tests`` (ignored by g
 """
 
 import os
+import sys
 from pathlib import Path
 
 from django_rag.local_postgres import database_settings
 
 BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
+
+# The example site's app (example_project/site_pages) is installed below; make it
+# importable for pytest and for `django-admin ... --settings=tests.settings` alike.
+if str(REPO_DIR / "example_project") not in sys.path:
+    sys.path.append(str(REPO_DIR / "example_project"))
 
 SECRET_KEY = "django-rag-tests-not-secret"
 DEBUG = False
@@ -26,8 +32,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django_q",
     "django_rag",
     "tests.testapp",
+    # The example site's pages, so the browser tests drive the very views `make run` serves.
+    "site_pages",
 ]
 
 MIDDLEWARE = [
@@ -40,6 +49,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tests.urls"
+LOGIN_URL = "admin:login"
 
 TEMPLATES = [
     {
@@ -61,7 +71,8 @@ DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "tests")}
 DATABASES["default"]["TEST"] = {"NAME": "test_django_rag" + os.environ.get("DJANGO_RAG_TEST_DB_SUFFIX", "")}
 
 STATIC_URL = "/static/"
-MEDIA_ROOT = REPO_DIR / "var" / "test-media"
+# A worker started by a test (tests/surfaces/test_worker.py) is told the test's media directory.
+MEDIA_ROOT = os.environ.get("DJANGO_RAG_TEST_MEDIA_ROOT") or REPO_DIR / "var" / "test-media"
 MEDIA_URL = "/media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -74,4 +85,15 @@ DJANGO_RAG = {
     # The hashing embedder's own default gives its semantic leg weight 0 in hybrid
     # search; the tests exercise real two-leg fusion, so both legs count here.
     "HYBRID_WEIGHTS": {"semantic": 1.0, "keyword": 1.0},
+    # Tests run tasks inline and ingest explicitly; the tests of the queue, the receivers
+    # and the browser turn these back on (tests/surfaces/).
+    "QUEUE": "sync",
+    "INGEST_ON_SAVE": False,
 }
+
+# django-q2 with its ORM broker: the worker test (tests/surfaces/test_worker.py) runs a
+# real `qcluster` against the test database.
+Q_CLUSTER = {"name": "django_rag_tests", "orm": "default", "workers": 1, "timeout": 60, "retry": 90, "poll": 0.1}
+
+# Tests log users in (admin_client, the browser tests); a slow hasher costs ~1 s each.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

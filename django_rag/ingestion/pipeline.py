@@ -51,7 +51,8 @@ def advisory_lock_key(document_id: int) -> tuple[int, int]:
 
 # The fields ingest() writes on a document.
 _OUTCOME_FIELDS = (
-    "status", "error", "content_hash", "ingest_signature", "chunk_count", "ingest_seconds", "ingested_at", "updated_at",
+    "status", "error", "content_hash", "ingest_signature", "chunk_count", "ingest_seconds", "ingest_timings",
+    "ingested_at", "updated_at",
 )
 
 
@@ -317,6 +318,8 @@ class _Work:
             "ingest_signature": self.signature,
             "chunk_count": len(self.drafts),
             "ingest_seconds": round(time.perf_counter() - self.started, 4),
+            # The steps before the write; the write itself is timed in IngestResult.timings.
+            "ingest_timings": {step: round(seconds, 4) for step, seconds in self.timings.items()},
             "ingested_at": now,
             "updated_at": now,
         }
@@ -610,3 +613,25 @@ def replace_chunks(
         copy_rows(rows, using=using)
         if document_fields:
             Document.objects.using(using).filter(pk=doc.pk).update(**document_fields)
+
+
+def remove_chunks(document: Document | int, *, using: str = "default") -> int:
+    """Delete a document's chunks and mark it ``pending``; returns how many were deleted.
+
+    Takes the same advisory lock as :func:`ingest` (raising
+    :class:`~django_rag.exceptions.DocumentBusy` when a worker holds it), so chunks are
+    never removed from under a running ingestion. The signature is cleared too: the
+    next ``ingest()`` re-embeds the document instead of calling it unchanged.
+    """
+    document_id = document if isinstance(document, int) else document.pk
+    with _AdvisoryLock(document_id, using) as acquired:
+        if not acquired:
+            raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
+        with transaction.atomic(using=using):
+            Document.objects.using(using).select_for_update().get(pk=document_id)
+            deleted = Chunk.objects.using(using).filter(document_id=document_id)._raw_delete(using)
+            Document.objects.using(using).filter(pk=document_id).update(
+                status=Document.Status.PENDING, error="", ingest_signature="", chunk_count=0,
+                ingest_timings={}, ingested_at=None, updated_at=timezone.now(),
+            )
+    return deleted

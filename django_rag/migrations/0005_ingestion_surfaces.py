@@ -1,6 +1,5 @@
-# Reserved in the migration chain for issue 5: ingestion timings and queue state shown in the admin.
-# Operations are added by that work; an empty migration is a no-op.
-from django.db import migrations
+# Issue 5: the per-step timings of a document's last ingestion, shown in the admin.
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -9,4 +8,16 @@ class Migration(migrations.Migration):
         ("django_rag", "0004_access_control"),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="document",
+            name="ingest_timings",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                editable=False,
+                help_text="Seconds spent extracting, splitting and embedding in the last ingestion.",
+                verbose_name="ingestion timings (s)",
+            ),
+        ),
+    ]

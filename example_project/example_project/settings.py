@@ -1,8 +1,10 @@
 """An ordinary Django site that uses django-rag the way a user would.
 
 Offline by default: embedded PostgreSQL with pgvector (data in .pgdata/example), the
-hashing embedder and no keys. Set OPENAI_API_KEY or OLLAMA_HOST to use a real provider,
-or DATABASE_URL to use your own PostgreSQL.
+hashing embedder, extractive answers and no keys. Set OPENAI_API_KEY or OLLAMA_HOST to
+embed and answer with a real provider, or DATABASE_URL to use your own PostgreSQL.
+Uploads are ingested by a django-q2 worker on the ORM broker (`manage.py qcluster`,
+which `make run` starts beside the web server).
 """
 
 import os
@@ -24,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_q",
     "django_rag",
     "site_pages",
 ]
@@ -39,6 +42,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "example_project.urls"
+LOGIN_URL = "admin:login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -74,7 +78,21 @@ def _embedders():
     return {"default": {"BACKEND": "django_rag.embedders.hashing.Embedder", "OPTIONS": {"dimensions": 384}}}
 
 
-DJANGO_RAG = {"EMBEDDERS": _embedders()}
+def _llms():
+    if os.environ.get("OPENAI_API_KEY"):
+        return {"default": {"BACKEND": "django_rag.llms.openai.LLM",
+                            "OPTIONS": {"model": os.environ.get("OPENAI_CHAT_MODEL", "gpt-4o-mini")}}}
+    if os.environ.get("OLLAMA_HOST"):
+        return {"default": {"BACKEND": "django_rag.llms.ollama.LLM",
+                            "OPTIONS": {"model": os.environ.get("OLLAMA_CHAT_MODEL", "llama3.2")}}}
+    return {"default": {"BACKEND": "django_rag.llms.extractive.LLM", "OPTIONS": {}}}
+
+
+DJANGO_RAG = {"EMBEDDERS": _embedders(), "LLMS": _llms(), "DELETE_FILES": True}
+
+# django-q2 on the ORM broker: the queue is a table in the same database, nothing else
+# to run but the worker.
+Q_CLUSTER = {"name": "example", "orm": "default", "workers": 1, "timeout": 300, "retry": 360}
 
 LOGGING = {
     "version": 1,

@@ -4,45 +4,40 @@ import glob
 from pathlib import Path
 
 from django.core.files import File
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.text import slugify
 
-from django_rag.ingestion import ingest
 from django_rag.ingestion.extractors import FORMATS_BY_EXTENSION
-from django_rag.management.progress import ProgressBar
+from django_rag.management.base import DocumentCommand
 from django_rag.models import Collection, Document
+from django_rag.receivers import auto_ingest_paused
 
 
-class Command(BaseCommand):
-    help = "Add files to django-rag and ingest them. Unchanged files cost nothing on a second run."
+class Command(DocumentCommand):
+    help = (
+        "Add files to django-rag and ingest them (on the queue, or here with --sync). "
+        "Unchanged files cost nothing on a second run."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", help="Files, directories or glob patterns.")
-        parser.add_argument("--collection", help="Collection slug (created if missing).")
+        parser.add_argument("paths", nargs="+", help="Files, directories or glob patterns (quote them: 'docs/**/*.md').")
+        parser.add_argument("--collection", help="Collection name or slug (created if missing).")
         parser.add_argument("--force", action="store_true", help="Re-embed even unchanged files.")
+        self.add_sync_argument(parser)
 
-    def handle(self, *args, paths, collection=None, force=False, **options):
+    def handle(self, *args, paths, collection=None, force=False, sync=False, **options):
         files = self.expand(paths)
         if not files:
             raise CommandError(f"No supported files found in {' '.join(paths)}.")
         target = None
         if collection:
             target, _ = Collection.objects.get_or_create(slug=slugify(collection), defaults={"name": collection})
-        bar = ProgressBar(len(files), stream=self.stderr._out, label="Ingesting ")
-        counts: dict[str, int] = {}
-        failures = []
-        for path in files:
-            document = self.document_for(path, target)
-            result = ingest(document, force=force)
-            counts[result.status] = counts.get(result.status, 0) + 1
-            if not result.ok:
-                failures.append((path, result.error))
-            bar.advance(note=path.name)
-        bar.close()
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        self.stdout.write(self.style.SUCCESS(f"{len(files)} files: {summary}."))
-        for path, error in failures:
-            self.stderr.write(f"{path}: {error}")
+        # This command ingests what it saves (below): the save itself must not queue a
+        # second ingestion.
+        with auto_ingest_paused():
+            documents = [self.document_for(path, target) for path in files]
+        labels = {document.pk: path.name for document, path in zip(documents, files)}
+        self.ingest_documents(documents, sync=sync, force=force, labels=labels)
 
     def expand(self, patterns: list[str]) -> list[Path]:
         found: dict[Path, None] = {}

@@ -20,4 +20,4 @@ class Command(BaseCommand):
         readme = Path(settings.REPO_DIR) / "README.md"
         paths = [str(p) for p in [docs, readme] if p.exists()]
         if paths:
-            call_command("rag_ingest", *paths, collection="django-rag docs", stdout=self.stdout, stderr=self.stderr)
+            call_command("rag_ingest", *paths, collection="django-rag docs", sync=True, stdout=self.stdout, stderr=self.stderr)

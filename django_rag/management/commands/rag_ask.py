@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from django_rag.exceptions import DjangoRAGError
+from django_rag.models import Collection
+from django_rag.shortcuts import ask_as
+
+
+class Command(BaseCommand):
+    help = "Ask a question and print the answer with its cited sources."
+
+    def add_arguments(self, parser):
+        parser.add_argument("question")
+        parser.add_argument("--collection", help="Search this collection (slug) only.")
+        parser.add_argument(
+            "--user", help="Ask as this user (username), seeing what they may see. Default: an anonymous visitor."
+        )
+        parser.add_argument("--k", type=int, help="Passages given to the LLM (default: DJANGO_RAG['ANSWER_K']).")
+        parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
+        parser.add_argument("--llm", default="default", help="DJANGO_RAG['LLMS'] alias.")
+
+    def handle(self, *args, question, collection=None, user=None, k=None, mode="hybrid", llm="default", **options):
+        asker = None
+        if user:
+            User = get_user_model()
+            try:
+                asker = User.objects.get(**{User.USERNAME_FIELD: user})
+            except User.DoesNotExist:
+                raise CommandError(f"No user {user!r}.") from None
+        if collection and not Collection.objects.filter(slug=collection).exists():
+            raise CommandError(f"No collection with the slug {collection!r}.")
+        try:
+            answer = ask_as(asker, question, collection=collection, k=k, mode=mode, llm=llm)
+        except (ValueError, DjangoRAGError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(answer.text)
+        if answer.citations:
+            self.stdout.write("\nSources:")
+            for source in answer.citations:
+                where = f", page {source.page}" if source.page else ""
+                link = f" <{source.url}>" if source.url else ""
+                self.stdout.write(f"  [{source.number}] {source.title}{where}{link}")

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.db.models import QuerySet
+
+from django_rag.conf import DEFAULT_EMBEDDER_ALIAS, get_setting
+from django_rag.management.base import DocumentCommand
+from django_rag.models import Document
+
+
+class Command(DocumentCommand):
+    help = (
+        "Ingest documents again: after a change of embedder or chunking settings, or to retry failed and "
+        "stuck ones. Documents whose chunks are already current cost nothing unless --force."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--embedder", default=DEFAULT_EMBEDDER_ALIAS, help="Embed with this DJANGO_RAG['EMBEDDERS'] alias."
+        )
+        parser.add_argument(
+            "--failed-only", action="store_true",
+            help="Only failed documents and those stuck in 'processing' longer than PROCESSING_TIMEOUT.",
+        )
+        parser.add_argument("--force", action="store_true", help="Re-embed even documents whose chunks are current.")
+        self.add_sync_argument(parser)
+
+    def select_documents(self, options: dict[str, Any]) -> QuerySet[Document]:
+        """The documents to re-ingest: each selection option narrows this QuerySet."""
+        documents = Document.objects.all()
+        if options["failed_only"]:
+            documents = documents.failed() | documents.stuck()
+        return documents.order_by("pk")
+
+    def handle(self, *args, embedder, sync=False, force=False, **options):
+        if embedder not in get_setting("EMBEDDERS"):
+            known = ", ".join(sorted(get_setting("EMBEDDERS")))
+            raise CommandError(f"Unknown embedder {embedder!r}; DJANGO_RAG['EMBEDDERS'] has: {known}.")
+        documents = self.select_documents(options)
+        if not documents.exists():
+            self.stdout.write("No documents to re-ingest.")
+            return
+        self.ingest_documents(documents.iterator(), sync=sync, force=force, embedder=embedder)
