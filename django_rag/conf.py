@@ -78,6 +78,10 @@ DEFAULTS: dict[str, Any] = {
     # hybrid_weight for semantic (1.0, or 0.0 for the lexical hashing embedder).
     "HYBRID_WEIGHTS": None,
     "KEYWORD_POSTINGS_PER_TERM": 1000,  # best postings read per query term (BM25 leg)
+    # Evaluation (rag_eval, django_rag.evaluate): the LLM alias that judges answers
+    # (None: the alias that answers), and how long its verdicts stay cached (seconds).
+    "EVAL_JUDGE_LLM": None,
+    "EVAL_JUDGE_CACHE_TIMEOUT": 30 * 24 * 3600,
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -108,6 +112,8 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
     "ANSWER_CACHE_TIMEOUT": (int, type(None)),
     "QUERY_LOG": bool,
+    "EVAL_JUDGE_LLM": (str, type(None)),
+    "EVAL_JUDGE_CACHE_TIMEOUT": (int, type(None)),
 }
 
 
