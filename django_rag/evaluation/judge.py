@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,13 @@ def parse_json(text: str) -> Any:
         return json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
         raise JudgeError(f"the judge's JSON is malformed ({exc.msg}): {text[:200]!r}") from None
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    data = parse_json(text)
+    if not isinstance(data, dict):
+        raise JudgeError(f"the judge's JSON is not an object: {text[:200]!r}")
+    return data
 
 
 def _flag(value: Any, what: str) -> int:
@@ -110,24 +117,25 @@ class Judge:
     def identity(self) -> str:
         return f"django_rag:{self.llm.identity}"
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
-        """The judge's reply to ``messages``, from the cache when it was asked before."""
+    def complete(self, messages: list[dict[str, str]], parse: Callable[[str], Any] = str) -> Any:
+        """``parse`` of the judge's reply to ``messages``, from the cache when it was asked before.
+
+        Only replies that ``parse`` accepts are cached: a malformed one is asked again next time.
+        """
         cache = rag_cache.get_cache() if self.use_cache else None
         key = f"{rag_cache.PREFIX}:judge:{rag_cache._digest(self.llm.identity, messages)}"
         if cache is not None and (text := cache.get(key)) is not None:
-            return text
+            return parse(text)
         self.calls += 1
         text = self.llm.generate(messages, temperature=0.0).text
+        parsed = parse(text)
         if cache is not None:
             cache.set(key, text, get_setting("EVAL_JUDGE_CACHE_TIMEOUT"))
-        return text
+        return parsed
 
     def ask_json(self, template: str, **context: Any) -> dict[str, Any]:
         prompt = render_to_string(PROMPTS + template, context).strip()
-        data = parse_json(self.complete([{"role": "user", "content": prompt}]))
-        if not isinstance(data, dict):
-            raise JudgeError(f"{template}: the judge's JSON is not an object")
-        return data
+        return self.complete([{"role": "user", "content": prompt}], parse=parse_json_object)
 
     # -- the metrics ------------------------------------------------------------------
 

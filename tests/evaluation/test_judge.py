@@ -1,0 +1,161 @@
+"""Answer metrics (RAGAS definitions) scored by the scripted test LLM, checked by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from django_rag.embedders import get_embedder
+from django_rag.evaluation.judge import Judge, RagasJudge, average_precision, parse_json, JudgeError
+
+QUESTION = "How many days of parental leave do employees get?"
+ANSWER = "Employees get twenty days of parental leave [1]. The leave is unpaid [2]."
+CONTEXTS = [
+    "Sick leave needs a doctor's note.",
+    "Employees receive twenty days of paid parental leave.",
+    "Parents who adopt get the same parental leave.",
+]
+REFERENCE = "Twenty days. The leave is paid. Adoptive parents get it too."
+
+
+def numpy_cosine(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.fixture
+def judge(scripted_llms, testing_embedder):
+    def make(*responses):
+        llm = scripted_llms(judge=responses)["judge"]
+        return Judge(llm, testing_embedder()), llm
+
+    return make
+
+
+SCRIPT = [
+    json.dumps({"statements": ["Employees get twenty days of parental leave.", "The leave is unpaid."]}),
+    # Judges wrap JSON in prose and fences; verdicts come as numbers, booleans or words.
+    'Here you are:\n```json\n{"verdicts": [{"statement": 1, "verdict": 1}, {"statement": 2, "verdict": "no"}]}\n```',
+    json.dumps({"questions": [QUESTION, "Is parental leave paid?"], "noncommittal": 0}),
+    json.dumps({"reason": "about sick leave", "verdict": 0}),
+    json.dumps({"reason": "says twenty days", "verdict": 1}),
+    json.dumps({"reason": "adoption", "verdict": True}),
+    json.dumps({"sentences": [{"sentence": "Twenty days.", "attributed": 1},
+                              {"sentence": "The leave is paid.", "attributed": 1},
+                              {"sentence": "Adoptive parents get it too.", "attributed": 0}]}),
+]
+
+
+@pytest.mark.django_db
+def test_every_metric_by_hand(judge):
+    scorer, llm = judge(*SCRIPT)
+    result = scorer.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert result.errors == []
+    # Faithfulness: 1 of 2 statements supported.
+    assert result.scores["faithfulness"] == 0.5
+    # Answer relevancy: mean cosine of the generated questions with the question.
+    embedder = get_embedder()
+    q = embedder.embed_query(QUESTION)
+    expected = (numpy_cosine(q, q) + numpy_cosine(q, embedder.embed_query("Is parental leave paid?"))) / 2
+    assert result.scores["answer_relevancy"] == pytest.approx(expected)
+    assert 0 < expected < 1
+    # Context precision: verdicts 0, 1, 1 -> (precision@2 + precision@3) / 2 = (1/2 + 2/3) / 2.
+    assert result.scores["context_precision"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    # Context recall: 2 of 3 reference sentences attributed.
+    assert result.scores["context_recall"] == pytest.approx(2 / 3)
+    assert result.details["statements"] == ["Employees get twenty days of parental leave.", "The leave is unpaid."]
+    assert result.details["verdicts"] == [1, 0]
+    assert result.details["context_verdicts"] == [0, 1, 1]
+    # One call per prompt, one per context for precision, each rendered from the templates.
+    assert len(llm.calls) == 7
+    assert "Break the answer below into short standalone statements" in llm.calls[0][0]["content"]
+    assert "1. Employees get twenty days of parental leave." in llm.calls[1][0]["content"]
+    assert CONTEXTS[0] in llm.calls[3][0]["content"] and REFERENCE in llm.calls[3][0]["content"]
+    assert all(options["temperature"] == 0.0 for options in llm.call_options)
+
+
+@pytest.mark.django_db
+def test_judge_calls_are_cached(judge, rag_settings):
+    scorer, llm = judge(*SCRIPT)
+    first = scorer.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert (len(llm.calls), scorer.calls) == (7, 7)
+    again = scorer.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert again.scores == first.scores
+    assert (len(llm.calls), scorer.calls) == (7, 7)  # every verdict from the cache
+    # Another answer is another prompt: a new call.
+    scorer.score(QUESTION, "Twenty days [1].", CONTEXTS[:1], REFERENCE)
+    assert len(llm.calls) > 7
+    rag_settings(CACHE=None)
+    uncached, llm = judge(*SCRIPT)
+    uncached.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    uncached.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert len(llm.calls) == 14
+
+
+@pytest.mark.django_db
+def test_noncommittal_answer_and_no_reference(judge):
+    scorer, llm = judge(
+        json.dumps({"statements": []}),  # nothing claimed: faithfulness not measurable
+        json.dumps({"questions": ["What do the documents say?"], "noncommittal": 1}),
+        json.dumps({"verdict": 0}),
+    )
+    result = scorer.score(QUESTION, "I don't know.", CONTEXTS[:1])
+    assert result.scores == {
+        "faithfulness": None, "answer_relevancy": 0.0, "context_precision": 0.0, "context_recall": None,
+    }
+    # Without a reference answer, context precision judges against the generated answer.
+    assert "Reference answer: I don't know." in llm.calls[2][0]["content"]
+    assert len(llm.calls) == 3  # no context recall call without a reference
+
+
+@pytest.mark.django_db
+def test_malformed_replies_and_failures_are_recorded_not_raised(judge, scripted_llms, testing_embedder):
+    scorer, _ = judge("I'd rather not say.")
+    result = scorer.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert set(result.scores.values()) == {None}
+    assert len(result.errors) == 4
+    assert all("did not answer with a JSON object" in error for error in result.errors)
+
+    scorer, _ = judge(json.dumps({"statements": ["a", "b"]}), json.dumps({"verdicts": [1]}))
+    with pytest.raises(JudgeError, match="expected 2 verdicts"):
+        scorer.faithfulness(QUESTION, ANSWER, CONTEXTS)
+
+    failing = scripted_llms(judge=["{}"])["judge"]
+    failing.fail_with = "timeout"
+    result = Judge(failing, testing_embedder()).score(QUESTION, "Another answer.", CONTEXTS, REFERENCE)
+    assert set(result.scores.values()) == {None}
+    assert all("LLMTimeout" in error for error in result.errors)
+
+
+@pytest.mark.django_db
+def test_prompts_are_overridable_templates(judge, settings, tmp_path):
+    override = tmp_path / "templates" / "django_rag" / "prompts" / "judge"
+    override.mkdir(parents=True)
+    (override / "statements.txt").write_text("Our own wording. Answer: {{ answer }}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path / "templates")]}]
+    scorer, llm = judge(json.dumps({"statements": []}))
+    scorer.faithfulness(QUESTION, ANSWER, CONTEXTS)
+    assert llm.calls[0][0]["content"] == f"Our own wording. Answer: {ANSWER}"
+
+
+def test_average_precision_and_parsing():
+    assert average_precision([1, 1, 1]) == 1.0
+    assert average_precision([0, 0, 1]) == pytest.approx(1 / 3)
+    assert average_precision([1, 0, 1]) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0, 0]) == 0.0
+    assert parse_json('prose {"a": [1, {"b": 2}]} more prose') == {"a": [1, {"b": 2}]}
+    with pytest.raises(JudgeError, match="malformed"):
+        parse_json('{"a": 1,}')
+
+
+@pytest.mark.django_db
+def test_ragas_path_when_installed(judge):
+    """Runs only where the ragas package is installed (it is not a dependency of django-rag)."""
+    pytest.importorskip("ragas")
+    scorer, llm = judge(*SCRIPT)
+    ragas_judge = RagasJudge(scorer.llm, scorer.embedder)
+    result = ragas_judge.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert llm.calls, "ragas must call the judge through our LLM backend"
+    assert all(value is None or 0 <= value <= 1 for value in result.scores.values())
