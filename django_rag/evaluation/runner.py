@@ -203,17 +203,23 @@ def ingest_beir_corpus(
 
 
 def document_ids(collection: Collection | None, id_field: str, *, user: Any = None) -> dict[int, str]:
-    """Document primary key -> the id the dataset uses for it (``pk`` or ``metadata.<key>``)."""
+    """Document primary key -> the id the dataset uses for it.
+
+    ``id_field`` is ``pk``, another field of Document (``title``, ``source_url``...) or
+    ``metadata.<key>``.
+    """
     documents = Document.objects.visible_to(user)
     if collection is not None:
         documents = documents.filter(collection=collection)
-    if id_field == "pk":
-        return {pk: str(pk) for pk in documents.values_list("pk", flat=True)}
     prefix, _, key = id_field.partition(".")
-    if prefix != "metadata" or not key:
-        raise ValueError(f"id_field must be 'pk' or 'metadata.<key>', not {id_field!r}.")
-    rows = documents.filter(**{f"metadata__{key}__isnull": False}).values_list("pk", f"metadata__{key}")
-    return {pk: str(value) for pk, value in rows}
+    if prefix == "metadata" and key:
+        lookup = f"metadata__{key}"
+    elif not key and id_field in {"pk", *(f.name for f in Document._meta.concrete_fields)}:
+        lookup = id_field
+    else:
+        raise ValueError(f"id_field must be 'pk', a Document field or 'metadata.<key>', not {id_field!r}.")
+    rows = documents.exclude(**{f"{lookup}__isnull": True}).values_list("pk", lookup)
+    return {pk: str(value) for pk, value in rows if value != ""}
 
 
 def _check_relevant_ids(questions: Iterable[EvalQuestion], external_ids: dict[int, str], id_field: str) -> None:

@@ -159,3 +159,23 @@ def test_ragas_path_when_installed(judge):
     result = ragas_judge.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
     assert llm.calls, "ragas must call the judge through our LLM backend"
     assert all(value is None or 0 <= value <= 1 for value in result.scores.values())
+
+
+@pytest.mark.parametrize(
+    ("judge_alias", "message"),
+    [("missing", "which is not in DJANGO_RAG"), ("default", "cannot write text")],
+)
+def test_judge_setting_is_checked(rag_settings, judge_alias, message):
+    from django.core.checks import run_checks
+
+    rag_settings(EVAL_JUDGE_LLM=judge_alias)  # "default" is the extractive LLM in the test settings
+    errors = [m for m in run_checks() if m.id == "django_rag.E016"]
+    assert len(errors) == 1 and message in errors[0].msg
+
+
+def test_a_generative_judge_passes_the_check(scripted_llms, rag_settings):
+    scripted_llms(default=["x"], judge=["{}"])
+    rag_settings(EVAL_JUDGE_LLM="judge")
+    from django.core.checks import run_checks
+
+    assert [m for m in run_checks() if m.id == "django_rag.E016"] == []

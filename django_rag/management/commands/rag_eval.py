@@ -38,7 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--split", help="BEIR qrels split (default: test).")
         parser.add_argument(
             "--id-field", default="pk",
-            help="How a questions file names documents: pk (default) or metadata.<key>.",
+            help="How a questions file names documents: pk (default), a Document field (title...) or metadata.<key>.",
         )
         parser.add_argument("--limit", type=int, help="Evaluate only the first N questions.")
         parser.add_argument("--candidates", type=int, help="Chunks each search leg returns (default CANDIDATES).")
