@@ -9,7 +9,8 @@ Two formats, told apart by the path:
 - **Questions** (a ``.jsonl`` file): one ``{"question", "reference_answer",
   "relevant_document_ids"}`` object per line, asked against an existing collection.
   ``relevant_document_ids`` is a list of ids (relevance 1) or an ``{id: grade}`` object;
-  ids name documents by primary key, or by a metadata key (``id_field="metadata.slug"``).
+  ids name documents by primary key, another Document field (``id_field="title"``) or a
+  metadata key (``id_field="metadata.slug"``).
   ``id`` is optional (default: the line number); ``reference_answer`` is optional and
   needed only by context recall.
 

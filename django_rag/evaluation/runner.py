@@ -85,7 +85,10 @@ def evaluate(
     if collection is not None:
         chunks = chunks.filter(document__collection=collection)
     external_ids = document_ids(collection, id_field, user=user)
-    _check_relevant_ids(questions, external_ids, id_field)
+    if dataset.format != BEIR:
+        # A typo in id_field would otherwise score every question 0. (BEIR judgments
+        # that name a document missing from the corpus count as not found, as in BEIR.)
+        _check_relevant_ids(questions, external_ids, id_field)
     judge = _make_judge(answers, llm, judge_llm, embedder, use_ragas)
 
     model = resolve_embedder(embedder)

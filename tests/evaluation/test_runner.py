@@ -196,3 +196,26 @@ def test_admin_lists_shows_and_compares_runs(admin_client, handbook):
     detail = admin_client.get(reverse("admin:django_rag_evalresult_change", args=[result.pk]))
     assert detail.status_code == 200
     assert admin_client.get(reverse("admin:django_rag_evalrun_add")).status_code == 403
+
+
+def test_documents_named_by_title(handbook, tmp_path):
+    questions = tmp_path / "by-title.jsonl"
+    questions.write_text(json.dumps({"question": "Can staff work from home?", "relevant_document_ids": ["Remote Work"]}))
+    run, = django_rag.evaluate(questions, collection="handbook", id_field="title", mode="keyword")
+    result = run.results.get()
+    assert result.retrieved[0] == "Remote Work" and result.mrr == 1.0
+    with pytest.raises(ValueError, match="id_field must be 'pk', a Document field or 'metadata.<key>'"):
+        django_rag.evaluate(questions, collection="handbook", id_field="nonsense")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        django_rag.evaluate(questions, collection="handbook", id_field="title", mode="fuzzy")
+
+
+def test_beir_judgments_of_documents_missing_from_the_corpus_count_as_not_found(tmp_path, testing_embedder):
+    dataset = tmp_path / "tiny-beir"
+    shutil.copytree(DATA / "tiny-beir", dataset)
+    with (dataset / "qrels" / "test.tsv").open("a") as qrels:
+        qrels.write("q2\td99\t1\n")  # as in BEIR: scored, never retrievable
+    run, = django_rag.evaluate(dataset, mode="keyword")
+    result = run.results.get(question_id="q2")
+    assert result.relevant == {"d2": 1, "d99": 1}
+    assert result.retrieved[0] == "d2" and result.recall == 0.5
