@@ -74,15 +74,20 @@ class ChunkAdmin(admin.ModelAdmin):
         return obj.content[:120] + ("…" if len(obj.content) > 120 else "")
 
 
-@admin.register(QueryLog)
-class QueryLogAdmin(admin.ModelAdmin):
-    """Read-only: the log is a record of what happened, not something to edit."""
+class QuestionColumnsMixin:
+    """Columns of records about a question (query logs, evaluation results)."""
 
-    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
-    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
-    search_fields = ["question", "answer", "error"]
-    list_select_related = ["user", "collection"]
-    date_hierarchy = "created_at"
+    @admin.display(description=_("question"))
+    def short_question(self, obj):
+        return obj.question[:100]
+
+    @admin.display(description=_("error"), boolean=True)
+    def has_error(self, obj):
+        return bool(obj.error)
+
+
+class RecordAdminMixin(QuestionColumnsMixin):
+    """Read-only admin for records of what happened, not something to edit."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -93,13 +98,16 @@ class QueryLogAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=_("question"))
-    def short_question(self, obj):
-        return obj.question[:100]
 
-    @admin.display(description=_("error"), boolean=True)
-    def has_error(self, obj):
-        return bool(obj.error)
+@admin.register(QueryLog)
+class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
+    """Read-only: the log is a record of what happened, not something to edit."""
+
+    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
+    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
+    search_fields = ["question", "answer", "error"]
+    list_select_related = ["user", "collection"]
+    date_hierarchy = "created_at"
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -109,7 +117,7 @@ EVAL_METRICS = [
 ]
 
 
-class EvalResultInline(admin.TabularInline):
+class EvalResultInline(QuestionColumnsMixin, admin.TabularInline):
     model = EvalResult
     fields = ["question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error"]
     readonly_fields = fields
@@ -119,14 +127,6 @@ class EvalResultInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
-
-    @admin.display(description=_("question"))
-    def short_question(self, obj):
-        return obj.question[:100]
-
-    @admin.display(description=_("error"), boolean=True)
-    def has_error(self, obj):
-        return bool(obj.error)
 
 
 @admin.register(EvalRun)
@@ -174,21 +174,8 @@ class EvalRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(EvalResult)
-class EvalResultAdmin(admin.ModelAdmin):
+class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ["question_id", "short_question", "run", *EVAL_METRICS, "latency_ms"]
     list_filter = ["run__mode", "run"]
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("question"))
-    def short_question(self, obj):
-        return obj.question[:100]

@@ -205,7 +205,22 @@ class QueryLog(models.Model):
         return self.question[:80]
 
 
-class EvalRun(models.Model):
+class EvalScores(models.Model):
+    """The evaluation metrics: a question's scores on EvalResult, their means on EvalRun (None: not measured)."""
+
+    ndcg = models.FloatField(_("nDCG@k"), null=True, blank=True)
+    recall = models.FloatField(_("recall@k"), null=True, blank=True)
+    mrr = models.FloatField(_("MRR@k"), null=True, blank=True)
+    faithfulness = models.FloatField(_("faithfulness"), null=True, blank=True)
+    answer_relevancy = models.FloatField(_("answer relevancy"), null=True, blank=True)
+    context_precision = models.FloatField(_("context precision"), null=True, blank=True)
+    context_recall = models.FloatField(_("context recall"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class EvalRun(EvalScores):
     """One evaluation of one retrieval mode over a dataset (``rag_eval``, ``django_rag.evaluate``).
 
     The metric columns are means over the run's questions (None when not measured), so
@@ -228,13 +243,6 @@ class EvalRun(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(_("error"), blank=True)
     question_count = models.PositiveIntegerField(_("questions"), default=0)
-    ndcg = models.FloatField(_("nDCG@k"), null=True, blank=True)
-    recall = models.FloatField(_("recall@k"), null=True, blank=True)
-    mrr = models.FloatField(_("MRR@k"), null=True, blank=True)
-    faithfulness = models.FloatField(_("faithfulness"), null=True, blank=True)
-    answer_relevancy = models.FloatField(_("answer relevancy"), null=True, blank=True)
-    context_precision = models.FloatField(_("context precision"), null=True, blank=True)
-    context_recall = models.FloatField(_("context recall"), null=True, blank=True)
     mean_latency_ms = models.FloatField(_("mean search (ms)"), null=True, blank=True)
     metrics = models.JSONField(_("metrics"), default=dict, blank=True, help_text=_("Every mean, by metric name."))
     settings_snapshot = models.JSONField(
@@ -257,7 +265,7 @@ class EvalRun(models.Model):
         return f"{label} ({self.mode}, {self.started_at:%Y-%m-%d %H:%M})" if self.started_at else label
 
 
-class EvalResult(models.Model):
+class EvalResult(EvalScores):
     """One question of an :class:`EvalRun`: what was retrieved and answered, and its scores."""
 
     run = models.ForeignKey(EvalRun, verbose_name=_("run"), related_name="results", on_delete=models.CASCADE)
@@ -268,13 +276,6 @@ class EvalResult(models.Model):
     retrieved = models.JSONField(_("retrieved documents"), default=list, blank=True, help_text=_("Best first, top k."))
     answer = models.TextField(_("answer"), blank=True)
     contexts = models.JSONField(_("answer contexts"), default=list, blank=True, help_text=_("Chunk ids given to the LLM."))
-    ndcg = models.FloatField(_("nDCG@k"), null=True, blank=True)
-    recall = models.FloatField(_("recall@k"), null=True, blank=True)
-    mrr = models.FloatField(_("MRR@k"), null=True, blank=True)
-    faithfulness = models.FloatField(_("faithfulness"), null=True, blank=True)
-    answer_relevancy = models.FloatField(_("answer relevancy"), null=True, blank=True)
-    context_precision = models.FloatField(_("context precision"), null=True, blank=True)
-    context_recall = models.FloatField(_("context recall"), null=True, blank=True)
     judgments = models.JSONField(_("judge verdicts"), default=dict, blank=True)
     latency_ms = models.FloatField(_("search (ms)"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
