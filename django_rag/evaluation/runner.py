@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .. import __version__
+from .. import __version__, bm25
 from ..conf import DEFAULT_EMBEDDER_ALIAS, DEFAULT_LLM_ALIAS, get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, EvalResult, EvalRun
@@ -193,15 +193,21 @@ def ingest_beir_corpus(
         gone = [row["pk"] for beir_id, row in existing.items() if beir_id not in seen]
         Document.objects.filter(pk__in=gone).delete()
     pending = list(Document.objects.filter(collection=target).order_by("pk").values_list("pk", flat=True))
-    failures = []
+    failures, ingested = [], 0
     for done, document_id in enumerate(pending, start=1):
         result = ingest(document_id, embedder=embedder)
+        ingested += result.status == "ingested"
         if not result.ok:
             failures.append(f"document {document_id}: {result.error}")
         if progress:
             progress(done, len(pending), "ingest")
     if failures:
         raise DatasetError(f"{len(failures)} corpus document(s) could not be ingested; first: {failures[0]}")
+    if ingested:
+        # Each BM25 posting's impact uses the average chunk length of the moment it was
+        # written, which drifts while a corpus grows from nothing; recompute them so the
+        # keyword scores do not depend on the order the corpus was loaded in.
+        bm25.rebuild()
     return target
 
 
@@ -339,7 +345,7 @@ def _judge_answer(
             result.question, collection=collection, mode=result.run.mode, llm=llm, user=user, embedder=embedder,
             **options,
         )
-    except DjangoRAGError as exc:
+    except (DjangoRAGError, ValueError) as exc:  # a provider failure, a question over MAX_QUESTION_LENGTH
         result.error = f"answer: {type(exc).__name__}: {exc}"
         return
     result.answer = answer.text

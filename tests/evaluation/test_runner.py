@@ -219,3 +219,19 @@ def test_beir_judgments_of_documents_missing_from_the_corpus_count_as_not_found(
     result = run.results.get(question_id="q2")
     assert result.relevant == {"d2": 1, "d99": 1}
     assert result.retrieved[0] == "d2" and result.recall == 0.5
+
+
+def test_bm25_impacts_are_exact_after_loading_a_corpus(testing_embedder):
+    from django.db import connection
+
+    from django_rag import bm25
+
+    def impacts():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT chunk_id, lexeme, impact FROM django_rag_posting ORDER BY 1, 2")
+            return cursor.fetchall()
+
+    django_rag.evaluate(DATA / "tiny-beir", mode="keyword")
+    loaded = impacts()
+    bm25.rebuild()  # what the impacts are with the final average chunk length
+    assert loaded and impacts() == loaded
