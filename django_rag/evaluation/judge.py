@@ -232,7 +232,17 @@ class RagasJudge(Judge):
     def score(self, question: str, answer: str, contexts: Sequence[str], reference: str = "") -> JudgeScores:
         import warnings
 
+        with warnings.catch_warnings():
+            # ragas 0.4 deprecates these import paths and its LangChain wrappers in favour
+            # of its own provider clients; the wrappers are the only way to hand it our
+            # backends, and the metrics behind them are the ones these paths name.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._score(question, answer, contexts, reference)
+
+    def _score(self, question: str, answer: str, contexts: Sequence[str], reference: str) -> JudgeScores:
         from ragas.dataset_schema import SingleTurnSample
+        from ragas.embeddings import LangchainEmbeddingsWrapper
+        from ragas.llms import LangchainLLMWrapper
         from ragas.metrics import (
             Faithfulness,
             LLMContextPrecisionWithoutReference,
@@ -243,15 +253,8 @@ class RagasJudge(Judge):
 
         from ..langchain import DjangoRAGEmbeddings
 
-        with warnings.catch_warnings():
-            # ragas 0.3+ deprecates its LangChain wrappers in favour of provider clients;
-            # they are the only way to hand it our backends.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from ragas.embeddings import LangchainEmbeddingsWrapper
-            from ragas.llms import LangchainLLMWrapper
-
-            llm = LangchainLLMWrapper(judge_chat_model(self))
-            embeddings = LangchainEmbeddingsWrapper(DjangoRAGEmbeddings(self.embedder))
+        llm = LangchainLLMWrapper(judge_chat_model(self))
+        embeddings = LangchainEmbeddingsWrapper(DjangoRAGEmbeddings(self.embedder))
         sample = SingleTurnSample(
             user_input=question, response=answer, retrieved_contexts=list(contexts), reference=reference or None
         )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from django_rag.embedders import get_embedder
-from django_rag.evaluation.judge import Judge, RagasJudge, average_precision, parse_json, JudgeError
+from django_rag.evaluation.judge import Judge, JudgeError, RagasJudge, average_precision, parse_json
+from django_rag.llms import BaseLLM, Completion
 
 QUESTION = "How many days of parental leave do employees get?"
 ANSWER = "Employees get twenty days of parental leave [1]. The leave is unpaid [2]."
@@ -150,15 +152,70 @@ def test_average_precision_and_parsing():
         parse_json('{"a": 1,}')
 
 
+class RuleJudge(BaseLLM):
+    """A judge that reads the prompt and applies fixed rules, whichever wording asks.
+
+    It answers our templates and ragas's prompts alike, so both implementations can be
+    given the same verdicts: a statement or reference sentence is supported when it
+    mentions "twenty" or "days"; a context is useful when it mentions "parental".
+    """
+
+    provider, model_name = "rules", "judge"
+    STATEMENTS = ["Employees get twenty days of parental leave.", "The leave is unpaid."]
+    GENERATED = "Is parental leave paid?"
+
+    @staticmethod
+    def supported(text: str) -> int:
+        return int("twenty" in text.lower() or "days" in text.lower())
+
+    def _generate(self, messages, *, max_tokens, temperature):
+        prompt = messages[-1]["content"]
+        if "Output: " in prompt and "input: " in prompt:  # ragas: the input is the last JSON block
+            data = json.loads(prompt[prompt.rindex("input: ") + 7 : prompt.rindex("Output: ")])
+        else:
+            data = {}
+        if "StatementGeneratorOutput" in prompt or "short standalone statements" in prompt:
+            reply = {"statements": self.STATEMENTS}
+        elif "NLIStatementOutput" in prompt:
+            reply = {"statements": [{"statement": st, "reason": "", "verdict": self.supported(st)}
+                                    for st in data["statements"]]}
+        elif "numbered statement" in prompt:
+            statements = re.findall(r"^\d+\. (.*)$", prompt, re.M)
+            reply = {"verdicts": [{"verdict": self.supported(st)} for st in statements]}
+        elif "ResponseRelevanceOutput" in prompt or "questions that the answer below answers" in prompt:
+            reply = {"question": self.GENERATED, "questions": [self.GENERATED], "noncommittal": 0}
+        elif "ContextRecallClassifications" in prompt or "Split the reference answer" in prompt:
+            reference = data.get("answer") or re.search(r"^Reference answer: (.*)$", prompt, re.M).group(1)
+            sentences = [part.strip() for part in reference.split(". ") if part.strip()]
+            reply = {"classifications": [{"statement": x, "reason": "", "attributed": self.supported(x)}
+                                         for x in sentences]}
+            reply["sentences"] = reply["classifications"]
+        else:  # context precision, one context at a time
+            context = data.get("context") or re.search(r"^Passage: (.*)$", prompt, re.M).group(1)
+            reply = {"reason": "", "verdict": int("parental" in context.lower())}
+        return Completion(text=json.dumps(reply))
+
+
 @pytest.mark.django_db
-def test_ragas_path_when_installed(judge):
+def test_ragas_and_our_implementation_agree(testing_embedder):
     """Runs only where the ragas package is installed (it is not a dependency of django-rag)."""
     pytest.importorskip("ragas")
-    scorer, llm = judge(*SCRIPT)
-    ragas_judge = RagasJudge(scorer.llm, scorer.embedder)
-    result = ragas_judge.score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
-    assert llm.calls, "ragas must call the judge through our LLM backend"
-    assert all(value is None or 0 <= value <= 1 for value in result.scores.values())
+    embedder = testing_embedder()
+    ours = Judge(RuleJudge(alias="rules"), embedder).score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    judge = RuleJudge(alias="rules")
+    theirs = RagasJudge(judge, embedder, use_cache=False).score(QUESTION, ANSWER, CONTEXTS, REFERENCE)
+    assert theirs.errors == [] and ours.errors == []
+    # Statements 1 of 2 supported; contexts useful 0, 1, 1; reference sentences 1 of 3.
+    q = embedder.embed_query(QUESTION)
+    expected = {
+        "faithfulness": 0.5,
+        "answer_relevancy": numpy_cosine(q, embedder.embed_query(RuleJudge.GENERATED)),
+        "context_precision": (1 / 2 + 2 / 3) / 2,
+        "context_recall": 1 / 3,
+    }
+    for name, value in expected.items():
+        assert ours.scores[name] == pytest.approx(value), name
+        assert theirs.scores[name] == pytest.approx(value), name
 
 
 @pytest.mark.parametrize(
