@@ -73,9 +73,13 @@ def evaluate(
     modes = _modes(mode)
     if k < 1:
         raise ValueError("k must be at least 1.")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1.")
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, split=split)
     questions = dataset.questions[:limit] if limit else dataset.questions
+    # Configuration errors surface before a corpus is loaded or a run is stored.
+    judge = _make_judge(answers, llm, judge_llm, embedder, use_ragas)
     if dataset.format == BEIR:
         collection = ingest_beir_corpus(dataset, collection, embedder=embedder, progress=progress)
         id_field = f"metadata.{BEIR_ID}"
@@ -89,7 +93,6 @@ def evaluate(
         # A typo in id_field would otherwise score every question 0. (BEIR judgments
         # that name a document missing from the corpus count as not found, as in BEIR.)
         _check_relevant_ids(questions, external_ids, id_field)
-    judge = _make_judge(answers, llm, judge_llm, embedder, use_ragas)
 
     model = resolve_embedder(embedder)
     query_vectors: dict[str, list[float]] = {}
@@ -171,6 +174,14 @@ def ingest_beir_corpus(
     else:
         slug = slugify(collection or f"eval-{dataset.name}")
         target, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": collection or f"Evaluation: {dataset.name}"})
+    foreign = Document.objects.filter(collection=target).exclude(metadata__has_key=BEIR_ID)
+    if foreign.exists():
+        # Synchronising the collection with the corpus deletes what is not in it: never
+        # in a collection that holds a site's own documents.
+        raise DatasetError(
+            f"Collection {target.slug!r} holds documents that do not come from a BEIR corpus; "
+            "a BEIR corpus is loaded into a collection of its own (choose another --collection)."
+        )
     existing = {
         row["metadata__beir_id"]: row
         for row in Document.objects.filter(collection=target).values("pk", "title", "text", "metadata__beir_id")

@@ -235,3 +235,11 @@ def test_bm25_impacts_are_exact_after_loading_a_corpus(testing_embedder):
     loaded = impacts()
     bm25.rebuild()  # what the impacts are with the final average chunk length
     assert loaded and impacts() == loaded
+
+
+def test_a_beir_corpus_never_goes_into_a_collection_of_site_documents(handbook):
+    before = Document.objects.filter(collection=handbook).count()
+    with pytest.raises(CommandError, match="'handbook' holds documents that do not come from a BEIR corpus"):
+        call_command("rag_eval", str(DATA / "tiny-beir"), collection="handbook")
+    assert Document.objects.filter(collection=handbook).count() == before == 4
+    assert not EvalRun.objects.exists()
