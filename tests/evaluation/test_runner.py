@@ -243,3 +243,14 @@ def test_a_beir_corpus_never_goes_into_a_collection_of_site_documents(handbook):
         call_command("rag_eval", str(DATA / "tiny-beir"), collection="handbook")
     assert Document.objects.filter(collection=handbook).count() == before == 4
     assert not EvalRun.objects.exists()
+
+
+def test_limit_and_candidates_options(handbook, capsys):
+    call_command("rag_eval", str(DATA / "questions.jsonl"), collection="handbook", id_field="metadata.slug",
+                 mode="keyword", limit=2, candidates=7, name="first two")
+    run = EvalRun.objects.get()
+    assert (run.question_count, run.results.count(), run.name) == (2, 2, "first two")
+    assert run.settings_snapshot["search"]["candidates"] == 7
+    assert "questions dataset questions: 2 questions" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--limit must be at least 1"):
+        call_command("rag_eval", str(DATA / "questions.jsonl"), limit=0)
