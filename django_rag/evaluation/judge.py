@@ -95,13 +95,11 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 def average_precision(verdicts: Sequence[int]) -> float:
     """RAGAS context precision: mean of precision@i at each useful context i; 0 when none is."""
-    useful = hits = 0
-    total = 0.0
+    useful, total = 0, 0.0
     for rank, verdict in enumerate(verdicts, start=1):
         if verdict:
-            hits += 1
-            total += hits / rank
             useful += 1
+            total += useful / rank  # precision at this rank
     return total / useful if useful else 0.0
 
 
