@@ -254,3 +254,37 @@ def test_limit_and_candidates_options(handbook, capsys):
     assert "questions dataset questions: 2 questions" in capsys.readouterr().out
     with pytest.raises(CommandError, match="--limit must be at least 1"):
         call_command("rag_eval", str(DATA / "questions.jsonl"), limit=0)
+
+
+API_KEY = "proj-judge-7c1e94b2d03a5f68"
+
+
+def test_a_real_openai_client_judges_and_its_failures_are_kept_without_the_key(handbook, scripted_llms, rag_settings):
+    """The judge is the OpenAI backend (real langchain-openai client) against the 127.0.0.1 fake server."""
+    from tests.fake_providers import FakeProvider
+
+    with FakeProvider(chat_reply=JUDGE_REPLY) as fake:
+        scripted_llms(default=["Employees get twenty days [1]."])
+        rag_settings(
+            LLMS={
+                **django_rag.conf.get_setting("LLMS"),
+                "judge": {"BACKEND": "django_rag.llms.openai.LLM", "OPTIONS": {
+                    "base_url": fake.openai_url, "api_key": API_KEY, "model": "gpt-4.1-nano", "max_retries": 0,
+                }},
+            },
+            EVAL_JUDGE_LLM="judge",
+        )
+        # The first question's first judge call is refused with a 401 that echoes the key.
+        fake.fail("unauthorized")
+        run, = django_rag.evaluate(DATA / "questions.jsonl", collection=handbook, id_field="metadata.slug",
+                                   mode="keyword")
+        leave, remote, pension = run.results.order_by("pk")
+        assert leave.faithfulness is None and "faithfulness: LLM" in leave.error
+        assert API_KEY not in leave.error and API_KEY[5:14] not in leave.error
+        assert leave.context_precision == 1.0  # the other metrics of that question were still judged
+        assert (remote.faithfulness, remote.context_recall, remote.error) == (1.0, 0.5, "")
+        assert run.status == "finished" and run.faithfulness == 1.0
+        assert run.settings_snapshot["answers"]["judge"] == "django_rag:openai:gpt-4.1-nano"
+        judged = [r for r in fake.requests if r.path.endswith("/chat/completions")]
+        assert judged and all(r.json["temperature"] == 0.0 for r in judged)
+        assert API_KEY not in json.dumps(run.settings_snapshot)
