@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .ingestion import IngestResult
-    from .models import Chunk, Document
+    from .models import Chunk, Document, EvalRun
 
 
 def ingest(document: "Document | int", *, force: bool = False, **options: Any) -> "IngestResult":
@@ -53,3 +53,10 @@ async def aask(question: str, **options: Any):
     from .generation import aask as _aask
 
     return await _aask(question, **options)
+
+
+def evaluate(dataset: Any, **options: Any) -> "list[EvalRun]":
+    """Score retrieval (and answers) on a dataset; one stored run per mode. See :func:`django_rag.evaluation.evaluate`."""
+    from .evaluation.runner import evaluate as _evaluate
+
+    return _evaluate(dataset, **options)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .exceptions import DjangoRAGError
-from .models import Chunk, Collection, Document, QueryLog
+from .models import Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
 from .shortcuts import ask_as, queue_documents
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
@@ -209,15 +209,20 @@ class ChunkAdmin(admin.ModelAdmin):
         return obj.content[:120] + ("…" if len(obj.content) > 120 else "")
 
 
-@admin.register(QueryLog)
-class QueryLogAdmin(admin.ModelAdmin):
-    """Read-only: the log is a record of what happened, not something to edit."""
+class QuestionColumnsMixin:
+    """Columns of records about a question (query logs, evaluation results)."""
 
-    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
-    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
-    search_fields = ["question", "answer", "error"]
-    list_select_related = ["user", "collection"]
-    date_hierarchy = "created_at"
+    @admin.display(description=_("question"))
+    def short_question(self, obj):
+        return obj.question[:100]
+
+    @admin.display(description=_("error"), boolean=True)
+    def has_error(self, obj):
+        return bool(obj.error)
+
+
+class RecordAdminMixin(QuestionColumnsMixin):
+    """Read-only admin for records of what happened, not something to edit."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -228,10 +233,84 @@ class QueryLogAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=_("question"))
-    def short_question(self, obj):
-        return obj.question[:100]
 
-    @admin.display(description=_("error"), boolean=True)
-    def has_error(self, obj):
-        return bool(obj.error)
+@admin.register(QueryLog)
+class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
+    """Read-only: the log is a record of what happened, not something to edit."""
+
+    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
+    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
+    search_fields = ["question", "answer", "error"]
+    list_select_related = ["user", "collection"]
+    date_hierarchy = "created_at"
+
+
+# -- evaluation -----------------------------------------------------------------------
+
+EVAL_METRICS = [
+    "ndcg", "recall", "mrr", "faithfulness", "answer_relevancy", "context_precision", "context_recall",
+]
+
+
+class EvalResultInline(QuestionColumnsMixin, admin.TabularInline):
+    model = EvalResult
+    fields = ["question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvalRun)
+class EvalRunAdmin(admin.ModelAdmin):
+    """Runs side by side: the metric columns sort; "Compare" shows chosen runs and how their settings differ."""
+
+    list_display = [
+        "__str__", "mode", "k", "status", "question_count", *EVAL_METRICS, "mean_latency_ms", "embedder", "started_at",
+    ]
+    list_filter = ["mode", "status", "dataset_format", "collection", "started_at"]
+    search_fields = ["name", "dataset"]
+    list_select_related = ["collection"]
+    date_hierarchy = "started_at"
+    actions = ["compare_runs"]
+    inlines = [EvalResultInline]
+    fields = [
+        "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
+        *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for name in self.fields if name != "name"]  # a label is all one may change
+
+    def has_add_permission(self, request):
+        return False  # runs come from rag_eval or django_rag.evaluate()
+
+    @admin.display(description=_("embedder"))
+    def embedder(self, obj):
+        return (obj.settings_snapshot.get("embedder") or {}).get("identity", "")
+
+    @admin.action(description=_("Compare selected evaluation runs"))
+    def compare_runs(self, request, queryset):
+        from django.template.response import TemplateResponse
+
+        from .evaluation.compare import compare_runs
+
+        runs = list(queryset.order_by("started_at", "pk"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Compare evaluation runs"),
+            "opts": self.model._meta,
+            "comparison": compare_runs(runs),
+        }
+        return TemplateResponse(request, "admin/django_rag/evalrun/compare.html", context)
+
+
+@admin.register(EvalResult)
+class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
+    list_display = ["question_id", "short_question", "run", *EVAL_METRICS, "latency_ms"]
+    list_filter = ["run__mode", "run"]
+    search_fields = ["question", "question_id", "answer"]
+    list_select_related = ["run"]

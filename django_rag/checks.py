@@ -221,3 +221,26 @@ def extension_check(alias: str, *, installed: bool, available: bool, tables: lis
     # Before the first migrate the extension is expected to be missing: migrate runs the
     # checks first, and django-rag's initial migration creates it.
     return []
+
+
+@register("django_rag")
+def check_evaluation(app_configs=None, **kwargs: Any) -> list[Any]:
+    """``EVAL_JUDGE_LLM`` must name a configured LLM that writes text (the extractive one cannot judge)."""
+    from .llms import llms
+
+    settings = get_settings()
+    alias = settings.get("EVAL_JUDGE_LLM")
+    if not isinstance(alias, str) or not isinstance(settings.get("LLMS"), dict):
+        return []  # None (the answering LLM judges) or a wrong type (E010)
+    hint = 'Name an LLM alias configured in DJANGO_RAG["LLMS"] that is a generative model, or None.'
+    if alias not in settings["LLMS"]:
+        return [Error(f'DJANGO_RAG["EVAL_JUDGE_LLM"] names {alias!r}, which is not in DJANGO_RAG["LLMS"].',
+                      hint=hint, id="django_rag.E016")]
+    try:
+        judge = llms.create(alias)
+    except Exception:
+        return []  # reported by E012
+    if not judge.can_condense:
+        return [Error(f'DJANGO_RAG["EVAL_JUDGE_LLM"] names {alias!r} ({judge.identity}), which cannot write text '
+                      "and so cannot judge answers.", hint=hint, id="django_rag.E016")]
+    return []

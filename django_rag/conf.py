@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSING_TIMEOUT": 3600,
     # Seconds a task waits for a document that another worker is ingesting.
     "BUSY_WAIT_SECONDS": 300,
+    # Evaluation (rag_eval, django_rag.evaluate): the LLM alias that judges answers
+    # (None: the alias that answers), and how long its verdicts stay cached (seconds).
+    "EVAL_JUDGE_LLM": None,
+    "EVAL_JUDGE_CACHE_TIMEOUT": 30 * 24 * 3600,
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -132,6 +136,8 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "DELETE_FILES": bool,
     "PROCESSING_TIMEOUT": (int, float),
     "BUSY_WAIT_SECONDS": (int, float),
+    "EVAL_JUDGE_LLM": (str, type(None)),
+    "EVAL_JUDGE_CACHE_TIMEOUT": (int, type(None)),
 }
 
 

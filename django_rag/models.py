@@ -207,3 +207,90 @@ class QueryLog(models.Model):
 
     def __str__(self) -> str:
         return self.question[:80]
+
+
+class EvalScores(models.Model):
+    """The evaluation metrics: a question's scores on EvalResult, their means on EvalRun (None: not measured)."""
+
+    ndcg = models.FloatField(_("nDCG@k"), null=True, blank=True)
+    recall = models.FloatField(_("recall@k"), null=True, blank=True)
+    mrr = models.FloatField(_("MRR@k"), null=True, blank=True)
+    faithfulness = models.FloatField(_("faithfulness"), null=True, blank=True)
+    answer_relevancy = models.FloatField(_("answer relevancy"), null=True, blank=True)
+    context_precision = models.FloatField(_("context precision"), null=True, blank=True)
+    context_recall = models.FloatField(_("context recall"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class EvalRun(EvalScores):
+    """One evaluation of one retrieval mode over a dataset (``rag_eval``, ``django_rag.evaluate``).
+
+    The metric columns are means over the run's questions (None when not measured), so
+    runs sort and compare in the admin; ``settings_snapshot`` records what shaped them.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        FINISHED = "finished", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    dataset = models.CharField(_("dataset"), max_length=500)
+    dataset_format = models.CharField(_("dataset format"), max_length=20)
+    collection = models.ForeignKey(
+        Collection, verbose_name=_("collection"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    mode = models.CharField(_("mode"), max_length=20)
+    k = models.PositiveIntegerField(_("k"), help_text=_("Cut-off of recall@k, MRR@k and nDCG@k."))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(_("error"), blank=True)
+    question_count = models.PositiveIntegerField(_("questions"), default=0)
+    mean_latency_ms = models.FloatField(_("mean search (ms)"), null=True, blank=True)
+    metrics = models.JSONField(_("metrics"), default=dict, blank=True, help_text=_("Every mean, by metric name."))
+    settings_snapshot = models.JSONField(
+        _("settings"), default=dict, blank=True,
+        help_text=_("Embedder, chunking, fusion and judge settings at the time of the run."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("evaluation run")
+        verbose_name_plural = _("evaluation runs")
+
+    def __str__(self) -> str:
+        label = self.name or self.dataset
+        return f"{label} ({self.mode}, {self.started_at:%Y-%m-%d %H:%M})" if self.started_at else label
+
+
+class EvalResult(EvalScores):
+    """One question of an :class:`EvalRun`: what was retrieved and answered, and its scores."""
+
+    run = models.ForeignKey(EvalRun, verbose_name=_("run"), related_name="results", on_delete=models.CASCADE)
+    question_id = models.CharField(_("question id"), max_length=200)
+    question = models.TextField(_("question"))
+    reference_answer = models.TextField(_("reference answer"), blank=True)
+    relevant = models.JSONField(_("relevant documents"), default=dict, blank=True)
+    retrieved = models.JSONField(_("retrieved documents"), default=list, blank=True, help_text=_("Best first, top k."))
+    answer = models.TextField(_("answer"), blank=True)
+    contexts = models.JSONField(_("answer contexts"), default=list, blank=True, help_text=_("Chunk ids given to the LLM."))
+    judgments = models.JSONField(_("judge verdicts"), default=dict, blank=True)
+    latency_ms = models.FloatField(_("search (ms)"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["run", "pk"]
+        verbose_name = _("evaluation result")
+        verbose_name_plural = _("evaluation results")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "question_id"], name="django_rag_evalresult_run_question"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.question[:80]}"
