@@ -69,6 +69,9 @@ class LangChainEmbedder(BaseEmbedder):
     ``django_rag.E005``) and :meth:`translate_error`.
     """
 
+    #: What messages call this kind of backend.
+    kind = "Embedder"
+
     def __init__(self, *, alias: str, dimensions: int | None = None, **options: Any) -> None:
         # dimensions is a lazy property here, so the base class must not assign it.
         super().__init__(alias=alias, **options)

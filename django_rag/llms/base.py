@@ -199,6 +199,8 @@ class BaseLLM:
     #: False for a backend that cannot write new text (the extractive one): callers
     #: then do not ask it to rewrite a follow-up question.
     can_condense: bool = True
+    #: What messages call this kind of backend.
+    kind = "LLM"
 
     def __init__(self, *, alias: str, **options: Any) -> None:
         self.alias = alias
