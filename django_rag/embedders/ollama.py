@@ -18,19 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import EmbeddingError, ImproperlyInstalled
+from ..exceptions import EmbeddingError, requires_extra
 from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
 from ..providers import OllamaConnection
 from .langchain import LangChainEmbedder, positive_number, quote_error
 
-try:
+with requires_extra("ollama", package="langchain-ollama", backend="django_rag.embedders.ollama.Embedder"):
     import httpx
     import ollama
     from langchain_ollama import OllamaEmbeddings
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(
-        backend="django_rag.embedders.ollama.Embedder", package="langchain-ollama", extra="ollama"
-    ) from exc
 
 #: Native output sizes of common Ollama embedding models.
 KNOWN_DIMENSIONS = {

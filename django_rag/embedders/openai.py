@@ -19,17 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import EmbeddingError, ImproperlyInstalled, RAGImproperlyConfigured
+from ..exceptions import EmbeddingError, RAGImproperlyConfigured, requires_extra
 from ..providers import RATE_LIMITED_HINT, OpenAIConnection
 from .langchain import LangChainEmbedder, positive_number, quote_error
 
-try:
+with requires_extra("openai", package="langchain-openai", backend="django_rag.embedders.openai.Embedder"):
     import openai
     from langchain_openai import OpenAIEmbeddings
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(
-        backend="django_rag.embedders.openai.Embedder", package="langchain-openai", extra="openai"
-    ) from exc
 
 #: Native output sizes of OpenAI's embedding models.
 KNOWN_DIMENSIONS = {

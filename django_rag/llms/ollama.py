@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import ImproperlyInstalled
+from ..exceptions import requires_extra
 from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
 from ..providers import OllamaConnection
 from .base import option_number
 from .langchain import LangChainLLM
 
-try:
+with requires_extra("ollama", package="langchain-ollama", backend="django_rag.llms.ollama.LLM"):
     from langchain_ollama import ChatOllama
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(backend="django_rag.llms.ollama.LLM", package="langchain-ollama", extra="ollama") from exc
 
 
 class LLM(OllamaConnection, LangChainLLM):

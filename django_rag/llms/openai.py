@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import ImproperlyInstalled
+from ..exceptions import requires_extra
 from ..providers import OpenAIConnection
 from .base import option_number
 from .langchain import LangChainLLM
 
-try:
+with requires_extra("openai", package="langchain-openai", backend="django_rag.llms.openai.LLM"):
     import openai
     from langchain_openai import ChatOpenAI
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(backend="django_rag.llms.openai.LLM", package="langchain-openai", extra="openai") from exc
 
 
 class LLM(OpenAIConnection, LangChainLLM):
