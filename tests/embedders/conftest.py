@@ -6,8 +6,8 @@ import pytest
 
 import django_rag
 from django_rag.embedders import embedders
-from django_rag.models import Chunk, Document
 from django_rag.embedders.langchain import LangChainEmbedder
+from django_rag.models import Chunk, Document
 from tests.fake_providers import FakeProvider, RecordedRequest, fake_vector
 from tests.providers_helpers import API_KEY, assert_no_secret
 
@@ -35,6 +35,7 @@ def use_embedder(rag_settings):
         return embedders["default"]
 
     return apply
+
 
 #: Provider failures every provider's embedder reports alike, with a timeout of 0.3 s:
 #: (the fault scripted, a part of the error message).

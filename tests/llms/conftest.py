@@ -7,8 +7,8 @@ import pytest
 
 from django_rag.exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
 from django_rag.llms import llms
-from tests import providers_helpers
 from django_rag.llms.base import BaseLLM, Completion
+from tests import providers_helpers
 from tests.fake_providers import FakeProvider, RecordedRequest
 from tests.providers_helpers import assert_no_secret
 
@@ -37,6 +37,7 @@ def fake_provider(shared_provider):
 
 @pytest.fixture
 def closed_port_url():
+    """A URL where nothing listens, so connecting is refused."""
     return providers_helpers.closed_port_url()
 
 
@@ -49,6 +50,7 @@ def use_llm(rag_settings):
         return llms["default"]
 
     return apply
+
 
 #: Provider failures every provider's LLM reports alike, with a timeout of 0.3 s:
 #: (the fault scripted, the exception raised, a part of its message).
