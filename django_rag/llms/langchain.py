@@ -30,11 +30,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from django.utils.module_loading import import_string
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from ..embedders.langchain import quote_error
+from ..embedders.langchain import import_langchain_class, quote_error
 from ..exceptions import (
     LLMBadResponse,
     LLMError,
@@ -471,20 +470,10 @@ class LLM(LangChainLLM):
             self._client = chat_model
             default_name = f"{type(chat_model).__module__}.{type(chat_model).__qualname__}"
         else:
-            if not isinstance(class_path, str):
-                raise RAGImproperlyConfigured(f"{self.option_path('class')} must be a dotted path string.")
-            # Importing is local work (no network); failing here reports the bad path as
-            # django_rag.E012 at startup rather than on the first question.
-            try:
-                self.chat_model_class = import_string(class_path)
-            except ImportError as exc:
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} could not be imported: {exc}"
-                ) from exc
-            if not (isinstance(self.chat_model_class, type) and issubclass(self.chat_model_class, BaseChatModel)):
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} is not a LangChain BaseChatModel subclass."
-                )
+            # A bad path is django_rag.E012.
+            self.chat_model_class = import_langchain_class(
+                class_path, self.option_path("class"), BaseChatModel, "LangChain BaseChatModel"
+            )
             default_name = class_path
         self.model_name = model_name or default_name
 
