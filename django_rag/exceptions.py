@@ -7,6 +7,9 @@ the document: it never contains credentials or a provider's raw response body.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -27,6 +30,19 @@ class ImproperlyInstalled(RAGImproperlyConfigured, ImportError):
             f"{backend} needs the {package!r} package. "
             f"Install it with: pip install 'django-rag[{extra}]'"
         )
+
+
+@contextmanager
+def requires_extra(extra: str, *, package: str, backend: str) -> Iterator[None]:
+    """Turn an ImportError in the block into :class:`ImproperlyInstalled` naming the extra::
+
+        with requires_extra("openai", package="langchain-openai", backend="django_rag.llms.openai.LLM"):
+            from langchain_openai import ChatOpenAI
+    """
+    try:
+        yield
+    except ImportError as exc:
+        raise ImproperlyInstalled(backend=backend, package=package, extra=extra) from exc
 
 
 class IngestionError(DjangoRAGError):

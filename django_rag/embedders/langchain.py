@@ -61,6 +61,22 @@ def positive_number(value: Any, where: str, *, integer: bool = False, allow_none
     return value
 
 
+def import_langchain_class(class_path: Any, where: str, base: type, described: str) -> type:
+    """The class named by the dotted path ``class_path`` (the option at ``where``), which
+    must subclass ``base`` (``described`` in messages)."""
+    if not isinstance(class_path, str):
+        raise RAGImproperlyConfigured(f"{where} must be a dotted path string.")
+    # Importing is local work (no network): failing here reports the bad path as a system
+    # check error at startup rather than on first use.
+    try:
+        imported = import_string(class_path)
+    except ImportError as exc:
+        raise RAGImproperlyConfigured(f"{where} = {class_path!r} could not be imported: {exc}") from exc
+    if not (isinstance(imported, type) and issubclass(imported, base)):
+        raise RAGImproperlyConfigured(f"{where} = {class_path!r} is not a {described} subclass.")
+    return imported
+
+
 class LangChainEmbedder(BaseEmbedder):
     """Base for backends that delegate to a LangChain ``Embeddings`` object.
 
@@ -68,6 +84,9 @@ class LangChainEmbedder(BaseEmbedder):
     (default: the dimensions are unknown, which :meth:`check` reports as
     ``django_rag.E005``) and :meth:`translate_error`.
     """
+
+    #: What messages call this kind of backend.
+    kind = "Embedder"
 
     def __init__(self, *, alias: str, dimensions: int | None = None, **options: Any) -> None:
         # dimensions is a lazy property here, so the base class must not assign it.
@@ -203,20 +222,10 @@ class Embedder(LangChainEmbedder):
             self._client = embeddings
             default_name = f"{type(embeddings).__module__}.{type(embeddings).__qualname__}"
         else:
-            if not isinstance(class_path, str):
-                raise RAGImproperlyConfigured(f"{self.option_path('class')} must be a dotted path string.")
-            # Importing is local work (no network); failing here reports the bad path as
-            # django_rag.E001 at startup rather than on the first upload.
-            try:
-                self.embeddings_class = import_string(class_path)
-            except ImportError as exc:
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} could not be imported: {exc}"
-                ) from exc
-            if not (isinstance(self.embeddings_class, type) and issubclass(self.embeddings_class, Embeddings)):
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} is not a langchain_core Embeddings subclass."
-                )
+            # A bad path is django_rag.E001.
+            self.embeddings_class = import_langchain_class(
+                class_path, self.option_path("class"), Embeddings, "langchain_core Embeddings"
+            )
             default_name = class_path
         self.model_name = model_name or default_name
 

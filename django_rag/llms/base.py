@@ -5,7 +5,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.checks import CheckMessage
@@ -32,20 +32,15 @@ class Completion:
     model: str = ""
 
 
-class TextStream(Iterator[str]):
-    """The text of a completion, piece by piece, as the provider sends it.
+_Pieces = TypeVar("_Pieces", Iterator["str | Completion"], AsyncIterator["str | Completion"])
 
-    Iterate it for the text deltas (never empty strings). Once it is exhausted,
-    :attr:`completion` holds the whole :class:`Completion`, with the token usage when
-    the provider reports it. Close it to stop early: the provider connection is released.
-    """
+
+class _ReceivedCompletion(Generic[_Pieces]):
+    """What :class:`TextStream` and :class:`AsyncTextStream` share: the text received so
+    far, and the :class:`Completion` made of it once the backend's ``pieces`` run out."""
 
     def __init__(
-        self,
-        pieces: Iterator[str | Completion],
-        *,
-        model: str,
-        on_finish: Callable[[Completion], Any] | None = None,
+        self, pieces: _Pieces, *, model: str, on_finish: Callable[[Completion], Any] | None = None
     ) -> None:
         self._pieces = pieces
         self._parts: list[str] = []
@@ -54,6 +49,46 @@ class TextStream(Iterator[str]):
         self._on_finish = on_finish
         #: The whole completion, set when the stream is exhausted.
         self.completion: Completion | None = None
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._parts)
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        return self.completion.usage if self.completion else None
+
+    def _take(self, piece: str | Completion) -> bool:
+        """Record ``piece``; True when it is text to hand to the reader."""
+        if isinstance(piece, Completion):
+            # A backend's stream may end with a Completion carrying the usage and model.
+            self._final = piece
+            return False
+        if not piece:
+            return False
+        self._parts.append(piece)
+        return True
+
+    def _finish(self) -> None:
+        if self.completion is None:
+            final = self._final
+            self.completion = Completion(
+                text="".join(self._parts),
+                usage=final.usage if final else None,
+                model=(final.model if final and final.model else self._model),
+            )
+            if self._on_finish is not None:
+                self._on_finish(self.completion)
+
+
+class TextStream(_ReceivedCompletion[Iterator[str | Completion]], Iterator[str]):
+    """The text of a completion, piece by piece, as the provider sends it.
+
+    Iterate it for the text deltas (never empty strings). Once it is exhausted,
+    :attr:`completion` holds the whole :class:`Completion`, with the token usage when
+    the provider reports it. Close it to stop early: the provider connection is released.
+    """
 
     def __iter__(self) -> TextStream:
         return self
@@ -65,23 +100,8 @@ class TextStream(Iterator[str]):
             except StopIteration:
                 self._finish()
                 raise
-            if _take(self, piece):
+            if self._take(piece):
                 return piece  # type: ignore[return-value]
-
-    def _finish(self) -> None:
-        if self.completion is None:
-            self.completion = _completion(self)
-            if self._on_finish is not None:
-                self._on_finish(self.completion)
-
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return "".join(self._parts)
-
-    @property
-    def usage(self) -> dict[str, int] | None:
-        return self.completion.usage if self.completion else None
 
     def close(self) -> None:
         close = getattr(self._pieces, "close", None)
@@ -89,22 +109,8 @@ class TextStream(Iterator[str]):
             close()
 
 
-class AsyncTextStream(AsyncIterator[str]):
+class AsyncTextStream(_ReceivedCompletion[AsyncIterator[str | Completion]], AsyncIterator[str]):
     """The async twin of :class:`TextStream`: ``async for piece in llm.astream(...)``."""
-
-    def __init__(
-        self,
-        pieces: AsyncIterator[str | Completion],
-        *,
-        model: str,
-        on_finish: Callable[[Completion], Any] | None = None,
-    ) -> None:
-        self._pieces = pieces
-        self._parts: list[str] = []
-        self._final: Completion | None = None
-        self._model = model
-        self._on_finish = on_finish
-        self.completion: Completion | None = None
 
     def __aiter__(self) -> AsyncTextStream:
         return self
@@ -114,47 +120,15 @@ class AsyncTextStream(AsyncIterator[str]):
             try:
                 piece = await self._pieces.__anext__()
             except StopAsyncIteration:
-                if self.completion is None:
-                    self.completion = _completion(self)
-                    if self._on_finish is not None:
-                        self._on_finish(self.completion)
+                self._finish()
                 raise
-            if _take(self, piece):
+            if self._take(piece):
                 return piece  # type: ignore[return-value]
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
-    def usage(self) -> dict[str, int] | None:
-        return self.completion.usage if self.completion else None
 
     async def aclose(self) -> None:
         aclose = getattr(self._pieces, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-def _take(stream: TextStream | AsyncTextStream, piece: str | Completion) -> bool:
-    """Record ``piece``; True when it is text to hand to the reader."""
-    if isinstance(piece, Completion):
-        # A backend's stream may end with a Completion carrying the usage and model.
-        stream._final = piece
-        return False
-    if not piece:
-        return False
-    stream._parts.append(piece)
-    return True
-
-
-def _completion(stream: TextStream | AsyncTextStream) -> Completion:
-    final = stream._final
-    return Completion(
-        text="".join(stream._parts),
-        usage=final.usage if final else None,
-        model=(final.model if final and final.model else stream._model),
-    )
 
 
 _DONE = object()
@@ -199,6 +173,8 @@ class BaseLLM:
     #: False for a backend that cannot write new text (the extractive one): callers
     #: then do not ask it to rewrite a follow-up question.
     can_condense: bool = True
+    #: What messages call this kind of backend.
+    kind = "LLM"
 
     def __init__(self, *, alias: str, **options: Any) -> None:
         self.alias = alias

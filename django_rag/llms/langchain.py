@@ -23,17 +23,17 @@ library does not, and turns provider exceptions into
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from django.utils.module_loading import import_string
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from ..embedders.langchain import quote_error
+from ..embedders.langchain import import_langchain_class, quote_error
 from ..exceptions import (
     LLMBadResponse,
     LLMError,
@@ -299,6 +299,21 @@ class LangChainLLM(BaseLLM):
     def _delay(self, attempt: int) -> float:
         return min(self.retry_backoff * 2**attempt, 8.0)
 
+    def _retry_delay(self, exc: Exception, attempt: int, *, may_retry: bool = True) -> float:
+        """Seconds to wait before trying again after attempt ``attempt`` failed with ``exc``.
+
+        Raises instead when there is no retry: the translated error, or ``exc`` itself
+        when it is not a provider failure (a bug is not disguised).
+        """
+        error = self._translated(exc)
+        if error is None:
+            raise exc
+        if may_retry and self._should_retry(error, attempt):
+            return self._delay(attempt)
+        # The original exception can carry the provider's raw body (which may echo
+        # credentials): keep it off the chain and say what matters in our message.
+        raise error from None
+
     # -- calls ----------------------------------------------------------------------
 
     def _completion(self, message: BaseMessage) -> Completion:
@@ -309,36 +324,18 @@ class LangChainLLM(BaseLLM):
         return Completion(text=text, usage=usage_of(message), model=model_of(message) or self.model_name)
 
     def _call(self, call: Callable[[], Any]) -> Any:
-        attempt = 0
-        while True:
+        for attempt in itertools.count():
             try:
                 return call()
             except Exception as exc:
-                error = self._translated(exc)
-                if error is None:
-                    raise
-                if self._should_retry(error, attempt):
-                    time.sleep(self._delay(attempt))
-                    attempt += 1
-                    continue
-                # The original exception can carry the provider's raw body (which may echo
-                # credentials): keep it off the chain and say what matters in our message.
-                raise error from None
+                time.sleep(self._retry_delay(exc, attempt))
 
     async def _acall(self, call: Callable[[], Any]) -> Any:
-        attempt = 0
-        while True:
+        for attempt in itertools.count():
             try:
                 return await call()
             except Exception as exc:
-                error = self._translated(exc)
-                if error is None:
-                    raise
-                if self._should_retry(error, attempt):
-                    await asyncio.sleep(self._delay(attempt))
-                    attempt += 1
-                    continue
-                raise error from None
+                await asyncio.sleep(self._retry_delay(exc, attempt))
 
     def _generate(self, messages, *, max_tokens, temperature) -> Completion:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
@@ -350,88 +347,84 @@ class LangChainLLM(BaseLLM):
         payload = self.to_langchain(messages)
         return self._completion(await self._acall(lambda: model.ainvoke(payload)))
 
+    # The sync and async streams differ only in how they iterate and wait; what they
+    # read, and whether to try again, is _StreamProgress's. BaseChatModel.stream and
+    # astream are generators: closing one releases the provider connection.
+
     def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
         payload = self.to_langchain(messages)
-        usage: dict[str, int] | None = None
-        name = ""
-        attempt = 0
-        sent = False
-        chunks = iter(model.stream(payload))
-        try:
-            while True:
-                try:
-                    chunk = next(chunks)
-                except StopIteration:
-                    break
-                except Exception as exc:
-                    error = self._translated(exc)
-                    if error is None:
-                        raise
-                    # Retry only before the first piece: the reader has not seen any text.
-                    if not sent and self._should_retry(error, attempt):
-                        time.sleep(self._delay(attempt))
-                        attempt += 1
-                        chunks = iter(model.stream(payload))
-                        continue
-                    raise error from None
-                text, usage, name = self._read_chunk(chunk, usage, name)
-                if text:
-                    sent = True
-                    yield text
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        yield Completion(text="", usage=usage, model=name or self.model_name)
+        progress = _StreamProgress(self)
+        while not progress.finished:
+            chunks = model.stream(payload)
+            try:
+                for chunk in chunks:
+                    if text := progress.read(chunk):
+                        yield text
+                progress.finished = True
+            except Exception as exc:
+                time.sleep(progress.retry_delay(exc))
+            finally:
+                chunks.close()
+        yield progress.completion()
 
     async def _astream(self, messages, *, max_tokens, temperature) -> AsyncIterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature, client=self.async_client)
         payload = self.to_langchain(messages)
-        usage: dict[str, int] | None = None
-        name = ""
-        attempt = 0
-        sent = False
-        chunks = model.astream(payload).__aiter__()
-        try:
-            while True:
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    error = self._translated(exc)
-                    if error is None:
-                        raise
-                    if not sent and self._should_retry(error, attempt):
-                        await asyncio.sleep(self._delay(attempt))
-                        attempt += 1
-                        chunks = model.astream(payload).__aiter__()
-                        continue
-                    raise error from None
-                text, usage, name = self._read_chunk(chunk, usage, name)
-                if text:
-                    sent = True
-                    yield text
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        yield Completion(text="", usage=usage, model=name or self.model_name)
+        progress = _StreamProgress(self)
+        while not progress.finished:
+            chunks = model.astream(payload)
+            try:
+                async for chunk in chunks:
+                    if text := progress.read(chunk):
+                        yield text
+                progress.finished = True
+            except Exception as exc:
+                await asyncio.sleep(progress.retry_delay(exc))
+            finally:
+                await chunks.aclose()
+        yield progress.completion()
 
-    def _read_chunk(
-        self, chunk: BaseMessage, usage: dict[str, int] | None, name: str
-    ) -> tuple[str, dict[str, int] | None, str]:
+
+class _StreamProgress:
+    """One streamed answer across its attempts: the usage and model name read so far,
+    and whether any text has reached the reader."""
+
+    def __init__(self, llm: LangChainLLM) -> None:
+        self.llm = llm
+        self.usage: dict[str, int] | None = None
+        self.model = ""
+        self.attempt = 0
+        self.sent = False
+        self.finished = False
+
+    def read(self, chunk: BaseMessage) -> str:
+        """The text of ``chunk``, noting its usage and model."""
         try:
             text = message_text(chunk.content)
         except TypeError as exc:
-            raise LLMBadResponse(f"{self._prefix()}: a streamed piece had no text ({exc}).", alias=self.alias) from None
+            raise LLMBadResponse(
+                f"{self.llm._prefix()}: a streamed piece had no text ({exc}).", alias=self.llm.alias
+            ) from None
         # Providers report usage once, on the last chunk; LangChain adds chunks' usage
         # up when it merges them, so add too, in case one reports it in parts.
         piece_usage = usage_of(chunk)
         if piece_usage:
-            usage = {k: (usage or {}).get(k, 0) + v for k, v in piece_usage.items()}
-        return text, usage, model_of(chunk) or name
+            self.usage = {k: (self.usage or {}).get(k, 0) + v for k, v in piece_usage.items()}
+        self.model = model_of(chunk) or self.model
+        self.sent = self.sent or bool(text)
+        return text
+
+    def retry_delay(self, exc: Exception) -> float:
+        """Seconds to wait before streaming again after ``exc``; raises when there is no retry."""
+        # Retry only before the first piece: once the reader has text, a retry would repeat it.
+        delay = self.llm._retry_delay(exc, self.attempt, may_retry=not self.sent)
+        self.attempt += 1
+        return delay
+
+    def completion(self) -> Completion:
+        """The end of the stream: no text, the usage and the model that answered."""
+        return Completion(text="", usage=self.usage, model=self.model or self.llm.model_name)
 
 
 class LLM(LangChainLLM):
@@ -477,20 +470,10 @@ class LLM(LangChainLLM):
             self._client = chat_model
             default_name = f"{type(chat_model).__module__}.{type(chat_model).__qualname__}"
         else:
-            if not isinstance(class_path, str):
-                raise RAGImproperlyConfigured(f"{self.option_path('class')} must be a dotted path string.")
-            # Importing is local work (no network); failing here reports the bad path as
-            # django_rag.E012 at startup rather than on the first question.
-            try:
-                self.chat_model_class = import_string(class_path)
-            except ImportError as exc:
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} could not be imported: {exc}"
-                ) from exc
-            if not (isinstance(self.chat_model_class, type) and issubclass(self.chat_model_class, BaseChatModel)):
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('class')} = {class_path!r} is not a LangChain BaseChatModel subclass."
-                )
+            # A bad path is django_rag.E012.
+            self.chat_model_class = import_langchain_class(
+                class_path, self.option_path("class"), BaseChatModel, "LangChain BaseChatModel"
+            )
             default_name = class_path
         self.model_name = model_name or default_name
 

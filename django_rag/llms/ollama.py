@@ -18,26 +18,22 @@ underlying httpx client; any other option (``keep_alive``, ``num_ctx``...) is pa
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from django.core.checks import CheckMessage, Error
-
-from ..exceptions import ImproperlyInstalled, RAGImproperlyConfigured
-from ..redaction import redact
+from ..exceptions import requires_extra
+from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
+from ..providers import OllamaConnection
 from .base import option_number
-from .langchain import LangChainLLM, quote_error
+from .langchain import LangChainLLM
 
-try:
+with requires_extra("ollama", package="langchain-ollama", backend="django_rag.llms.ollama.LLM"):
     from langchain_ollama import ChatOllama
-except ImportError as exc:  # pragma: no cover - exercised by simulating the missing package
-    raise ImproperlyInstalled(backend="django_rag.llms.ollama.LLM", package="langchain-ollama", extra="ollama") from exc
-
-DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
-class LLM(LangChainLLM):
+class LLM(OllamaConnection, LangChainLLM):
     provider = "ollama"
+    client_class = ChatOllama
+    rejected_options_check_id = "django_rag.E015"
 
     def __init__(
         self,
@@ -58,68 +54,15 @@ class LLM(LangChainLLM):
         **extra: Any,
     ) -> None:
         super().__init__(alias=alias, timeout=timeout, max_retries=max_retries)
-        if not isinstance(model, str) or not model:
-            raise RAGImproperlyConfigured(f"{self.option_path('model')} must be a model name.")
-        self.model_name = self.model = model
-        # Read at construction, not import, so the environment of the running process counts.
-        self.base_url = base_url or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+        self.set_model(model)
         self.temperature = option_number(temperature, self.option_path("temperature"), allow_none=True, allow_zero=True)
         self.max_tokens = option_number(max_tokens, self.option_path("max_tokens"), integer=True, allow_none=True)
-        self.api_key = api_key if api_key is not None else os.environ.get("OLLAMA_API_KEY")
-        if client_kwargs is not None and not isinstance(client_kwargs, dict):
-            raise RAGImproperlyConfigured(f"{self.option_path('client_kwargs')} must be a dict.")
-        self.client_kwargs = dict(client_kwargs or {})
+        self.read_connection_options(api_key=api_key, base_url=base_url, client_kwargs=client_kwargs)
         self.extra = extra
 
-    @property
-    def secrets(self) -> list[str]:
-        return [self.api_key] if self.api_key else []
-
-    def build_client(self) -> ChatOllama:
-        client_kwargs = {"timeout": self.timeout, **self.client_kwargs}
-        if self.api_key:
-            headers = dict(client_kwargs.get("headers") or {})
-            headers.setdefault("Authorization", f"Bearer {self.api_key}")
-            client_kwargs["headers"] = headers
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "base_url": self.base_url,
-            "client_kwargs": client_kwargs,
-            "temperature": self.temperature,
-            "num_predict": self.max_tokens,
-            **self.extra,
-        }
-        try:
-            return ChatOllama(**kwargs)
-        except Exception as exc:  # pydantic's ValidationError for a bad option, mostly
-            raise RAGImproperlyConfigured(
-                f'{self.setting_path}["OPTIONS"] were not accepted by ChatOllama: {quote_error(exc, self.secrets)}'
-            ) from None
+    def model_arguments(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "num_predict": self.max_tokens}
 
     def build_async_client(self) -> ChatOllama:
         # ChatOllama makes its async httpx client when built; a new one per event loop.
         return self.build_client()
-
-    def check(self) -> list[CheckMessage]:
-        messages = super().check()
-        if self._client is None:
-            # Building the client sends no request (validate_model_on_init stays False)
-            # and catches options ChatOllama rejects.
-            try:
-                self.build_client()
-            except RAGImproperlyConfigured as exc:
-                messages.append(Error(str(exc), obj=self.setting_path, id="django_rag.E015"))
-        return messages
-
-    @property
-    def where(self) -> str:
-        return redact(self.base_url, self.secrets)
-
-    def unavailable_hint(self) -> str:
-        return " Is `ollama serve` running?"
-
-    def status_hint(self, status: int) -> str:
-        return {
-            401: f" Check {self.option_path('api_key')} or OLLAMA_API_KEY.",
-            404: f" Run `ollama pull {self.model}` on the server.",
-        }.get(status, "")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 
 from django_rag.checks import check_backends
-from django_rag.exceptions import ImproperlyInstalled
+from tests.providers_helpers import assert_import_names_the_missing_extra
 
 
-# The one thing mocked in these tests is the package being absent: the SDKs are installed
-# for the rest of the suite and cannot be uninstalled mid-run. A None entry in sys.modules
-# makes Python raise ImportError exactly as for a missing module, so the real guard at
-# the top of each backend module runs. (In the main venv sentence-transformers really is
-# absent; the simulation keeps the test the same in .venvs/local, where it is installed.)
+# In the main venv sentence-transformers really is absent; simulating its absence keeps
+# the test the same in .venvs/local, where it is installed.
 @pytest.mark.parametrize(
     ("backend_module", "sdk_module", "package", "extra"),
     [
@@ -25,13 +19,7 @@ from django_rag.exceptions import ImproperlyInstalled
     ],
 )
 def test_missing_sdk_names_the_extra(monkeypatch, rag_settings, backend_module, sdk_module, package, extra):
-    monkeypatch.setitem(sys.modules, sdk_module, None)
-    monkeypatch.delitem(sys.modules, backend_module, raising=False)  # force a fresh import
-
-    with pytest.raises(ImproperlyInstalled) as info:
-        importlib.import_module(backend_module)
-    assert info.value.extra == extra and info.value.package == package
-    assert f"pip install 'django-rag[{extra}]'" in str(info.value)
+    assert_import_names_the_missing_extra(monkeypatch, backend_module, sdk_module, package, extra)
 
     # At startup the system check turns it into an error on the alias.
     rag_settings(EMBEDDERS={"default": {"BACKEND": f"{backend_module}.Embedder", "OPTIONS": {}}})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -10,29 +9,20 @@ import pytest
 import django_rag
 from django_rag.embedders.ollama import Embedder
 from django_rag.exceptions import EmbeddingError, RAGImproperlyConfigured
-from django_rag.models import Chunk, Document
+from django_rag.models import Chunk
 from tests.fake_providers import fake_vector
+from tests.providers_helpers import API_KEY, closed_port_url
 
-from .conftest import API_KEY, POLICY
+from .conftest import COMMON_FAULTS, POLICY, embed_through, assert_failure_keeps_previous_chunks, ingest_with_the_key_refused
 
 BACKEND = "django_rag.embedders.ollama.Embedder"
 
 
 def test_embeds_documents_and_queries_through_the_real_client(fake_provider):
     embedder = Embedder(alias="default", base_url=fake_provider.url)
-    assert embedder._client is None and fake_provider.requests == []
-
-    vectors = embedder.embed_documents(["parental leave", "remote work"])
-    assert vectors == [
-        pytest.approx(fake_vector("parental leave", 768)),
-        pytest.approx(fake_vector("remote work", 768)),
-    ]
-    assert embedder.embed_query("how much leave?") == pytest.approx(fake_vector("how much leave?", 768))
-
-    first = fake_provider.requests[0]
+    first = embed_through(embedder, fake_provider)
     assert first.path == "/api/embed"
     assert first.json["model"] == "nomic-embed-text"
-    assert first.json["input"] == ["parental leave", "remote work"]  # one request per batch
     assert "dimensions" not in first.json  # the model's native size needs no parameter
     assert embedder.identity == "ollama:nomic-embed-text:768"
 
@@ -110,15 +100,13 @@ def test_ingest_embeds_in_batches_and_stores_each_chunks_own_vector(
 
 
 FAULTS = [
-    pytest.param({"kind": "hang", "seconds": 5}, "no reply within 0.3 s", id="timeout"),
+    *COMMON_FAULTS,
     pytest.param({"kind": "status", "status": 500}, "HTTP 500: scripted HTTP 500", id="server-error"),
     pytest.param(
         {"kind": "status", "status": 404, "message": 'model "all-minilm" not found, try pulling it first'},
         "Run `ollama pull all-minilm`",
         id="model-not-pulled",
     ),
-    pytest.param({"kind": "malformed"}, "not a valid embeddings response", id="malformed-json"),
-    pytest.param({"kind": "close"}, "connection dropped", id="connection-closed"),
     pytest.param({"kind": "wrong_dimension"}, "vector of 383 dimensions; its settings say 384", id="wrong-dimension"),
 ]
 
@@ -129,26 +117,12 @@ def test_provider_failure_fails_the_document_cleanly_and_keeps_previous_chunks(
     fake_provider, use_embedder, make_document, fault, message
 ):
     use_embedder(BACKEND, model="all-minilm", base_url=fake_provider.url, timeout=0.3)
-    document = make_document(POLICY, name="policy.md")
-    assert django_rag.ingest(document).status == "ingested"
-    before = list(Chunk.objects.filter(document=document).values_list("pk", "content"))
-
-    fake_provider.fail(**fault)
-    result = django_rag.ingest(document, force=True)
-
-    assert result.status == "failed" and result.error_code == "embedding_failed"
-    assert message in result.error
-    document.refresh_from_db()
-    assert document.status == Document.Status.FAILED and document.error == result.error
-    assert list(Chunk.objects.filter(document=document).values_list("pk", "content")) == before
+    assert_failure_keeps_previous_chunks(fake_provider, make_document(POLICY, name="policy.md"), fault, message)
 
 
 @pytest.mark.django_db
 def test_connection_refused_says_where_it_tried(use_embedder, make_document):
-    # A port that was free a moment ago: nothing listens, so the connection is refused.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        url = "http://127.0.0.1:%d" % probe.getsockname()[1]
+    url = closed_port_url()
     use_embedder(BACKEND, base_url=url, timeout=1)
     result = django_rag.ingest(make_document(POLICY, name="policy.md"))
     assert result.status == "failed"
@@ -157,13 +131,6 @@ def test_connection_refused_says_where_it_tried(use_embedder, make_document):
 
 @pytest.mark.django_db
 def test_api_key_is_sent_but_never_shown_in_an_ingestion_error(fake_provider, use_embedder, make_document):
-    fake_provider.fail("unauthorized")  # echoes the bearer token in its error body
     use_embedder(BACKEND, model="all-minilm", base_url=fake_provider.url, api_key=API_KEY)
-    document = make_document(POLICY, name="policy.md")
-
-    result = django_rag.ingest(document)
-
-    assert fake_provider.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
-    document.refresh_from_db()
-    assert result.status == "failed" and "HTTP 401" in document.error
-    assert API_KEY not in document.error and API_KEY[5:14] not in document.error
+    error = ingest_with_the_key_refused(fake_provider, make_document(POLICY, name="policy.md"))
+    assert "OLLAMA_API_KEY" in error

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 import threading
 import time
 
@@ -12,9 +10,11 @@ import pytest
 from django.core.checks import run_checks
 
 from django_rag.checks import check_llms
-from django_rag.exceptions import DjangoRAGError, ImproperlyInstalled, LLMError, LLMTimeout, RAGImproperlyConfigured
+from django_rag.exceptions import DjangoRAGError, LLMError, LLMTimeout, RAGImproperlyConfigured
 from django_rag.llms import Completion, get_llm, llms
 from django_rag.llms.base import BaseLLM, chunk_words
+
+from tests.providers_helpers import assert_import_names_the_missing_extra
 
 from .conftest import MESSAGES
 
@@ -243,16 +243,7 @@ def test_llm_checks_send_no_request(rag_settings, fake_provider):
     ],
 )
 def test_missing_sdk_names_the_extra(monkeypatch, rag_settings, backend_module, sdk_module, package, extra):
-    # The one thing simulated: the package being absent (it is installed for the rest of
-    # the suite). A None entry in sys.modules makes the import fail exactly as for a
-    # missing module, so the real guard at the top of the backend module runs.
-    monkeypatch.setitem(sys.modules, sdk_module, None)
-    monkeypatch.delitem(sys.modules, backend_module, raising=False)  # force a fresh import
-
-    with pytest.raises(ImproperlyInstalled) as info:
-        importlib.import_module(backend_module)
-    assert info.value.extra == extra and info.value.package == package
-    assert f"pip install 'django-rag[{extra}]'" in str(info.value)
+    assert_import_names_the_missing_extra(monkeypatch, backend_module, sdk_module, package, extra)
 
     rag_settings(LLMS={"default": {"BACKEND": f"{backend_module}.LLM", "OPTIONS": {}}})
     [error] = check_llms()

@@ -14,7 +14,9 @@ from django_rag.checks import check_llms
 from django_rag.exceptions import LLMTimeout, LLMUnavailable, RAGImproperlyConfigured
 from django_rag.llms.langchain import LLM
 
-from .conftest import API_KEY, MESSAGES, assert_no_secret
+from tests.providers_helpers import API_KEY, assert_no_secret
+
+from .conftest import MESSAGES
 
 BACKEND = "django_rag.llms.langchain.LLM"
 FAKE_LIST = "langchain_core.language_models.fake_chat_models.FakeListChatModel"
