@@ -9,8 +9,11 @@ __version__ = "0.1.0.dev0"
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from django.db.models import Model
+
     from .ingestion import IngestResult
     from .models import Chunk, Document, EvalRun
+    from .registry import Registration
 
 
 def ingest(document: "Document | int", *, force: bool = False, **options: Any) -> "IngestResult":
@@ -60,3 +63,24 @@ def evaluate(dataset: Any, **options: Any) -> "list[EvalRun]":
     from .evaluation.runner import evaluate as _evaluate
 
     return _evaluate(dataset, **options)
+
+
+def register(model: "type[Model]", **options: Any) -> "Registration":
+    """Index a model's instances and keep them indexed. See :func:`django_rag.registry.register`."""
+    from .registry import register as _register
+
+    return _register(model, **options)
+
+
+def unregister(model: "type[Model]") -> None:
+    """Stop indexing a model registered with :func:`register`."""
+    from .registry import unregister as _unregister
+
+    _unregister(model)
+
+
+def reindex_model(model_or_label: "type[Model] | str", progress: Any = None) -> dict[str, int]:
+    """Index every instance of a registered model. See :func:`django_rag.registry.reindex_model`."""
+    from .registry import reindex_model as _reindex_model
+
+    return _reindex_model(model_or_label, progress=progress)

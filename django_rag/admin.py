@@ -27,6 +27,13 @@ STATUS_COLOURS = {
 }
 
 
+class VisibleRowsAdmin(admin.ModelAdmin):
+    """Lists only the rows the signed-in staff member may see (superusers: all of them)."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+
 class DocumentInline(admin.TabularInline):
     """Upload documents straight into a collection; each is queued for ingestion on save."""
 
@@ -39,11 +46,14 @@ class DocumentInline(admin.TabularInline):
 
 
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "language", "document_count", "updated_at"]
+class CollectionAdmin(VisibleRowsAdmin):
+    list_display = ["name", "slug", "visibility", "owner", "language", "document_count", "updated_at"]
+    list_filter = ["visibility"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug", "description"]
     inlines = [DocumentInline]
+    filter_horizontal = ["groups"]
+    list_select_related = ["owner"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_document_count=Count("documents"))
@@ -65,18 +75,22 @@ class AskForm(forms.Form):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "collection", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
-    list_filter = ["status", "collection"]
+class DocumentAdmin(VisibleRowsAdmin):
+    list_display = ["__str__", "collection", "visibility", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
+    list_filter = ["status", "visibility", "collection"]
     search_fields = ["title", "source_url", "file"]
     list_select_related = ["collection"]
-    readonly_fields = [
+    filter_horizontal = ["groups"]
+    ingestion_fields = [
         "status_badge", "error", "content_hash", "chunk_count", "ingest_seconds", "timings", "ingested_at",
         "created_at", "updated_at",
     ]
+    readonly_fields = [*ingestion_fields, "source_type", "source_id"]
     fieldsets = [
         (None, {"fields": ["collection", "title", "file", "text", "source_url", "language", "metadata"]}),
-        (_("Ingestion"), {"fields": readonly_fields}),
+        (_("Access"), {"fields": ["visibility", "owner", "groups"]}),
+        (_("Indexed object"), {"fields": ["source_type", "source_id"], "classes": ["collapse"]}),
+        (_("Ingestion"), {"fields": ingestion_fields}),
     ]
     actions = ["ingest_documents", "reingest_documents", "remove_chunks"]
     formfield_overrides = URL_FORM_FIELD
@@ -169,7 +183,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chunk)
-class ChunkAdmin(admin.ModelAdmin):
+class ChunkAdmin(VisibleRowsAdmin):
     list_display = ["__str__", "document", "index", "preview", "embedder"]
     list_select_related = ["document"]
     search_fields = ["content"]
@@ -223,6 +237,11 @@ class QuestionColumnsMixin:
 
 class RecordAdminMixin(QuestionColumnsMixin):
     """Read-only admin for records of what happened, not something to edit."""
+
+    def get_queryset(self, request):
+        # Questions can be personal: staff other than superusers see only their own.
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

@@ -147,6 +147,22 @@ def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
     return messages
 
 
+@register("django_rag")
+def check_access_policy(app_configs=None, **kwargs: Any) -> list[Error]:
+    from .access import get_policy
+
+    path = get_settings().get("ACCESS_POLICY")
+    if not isinstance(path, str) or not path:
+        return []  # unset, or reported by E010
+    try:
+        policy = get_policy()
+    except RAGImproperlyConfigured as exc:
+        return [Error(str(exc), hint="Point it at a callable taking a user and returning a Q.", id="django_rag.E040")]
+    if not callable(policy):
+        return [Error(f'DJANGO_RAG["ACCESS_POLICY"] = {path!r} is not callable.', id="django_rag.E040")]
+    return []
+
+
 @register(Tags.database, "django_rag")
 def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
     """Checks that need the database: run by ``migrate`` and ``check --database default``."""

@@ -99,6 +99,9 @@ DEFAULTS: dict[str, Any] = {
     # (None: the alias that answers), and how long its verdicts stay cached (seconds).
     "EVAL_JUDGE_LLM": None,
     "EVAL_JUDGE_CACHE_TIMEOUT": 30 * 24 * 3600,
+    # Dotted path to a callable `user -> Q` over Document that replaces the built-in
+    # visibility rules (owner, shared groups, public). See docs/permissions.md.
+    "ACCESS_POLICY": None,
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -138,6 +141,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "BUSY_WAIT_SECONDS": (int, float),
     "EVAL_JUDGE_LLM": (str, type(None)),
     "EVAL_JUDGE_CACHE_TIMEOUT": (int, type(None)),
+    "ACCESS_POLICY": (str, type(None)),
 }
 
 

@@ -126,3 +126,7 @@ class LLMBadResponse(LLMError):
     """The provider answered, but not with a chat completion (malformed or empty reply)."""
 
     code = "llm_bad_response"
+
+
+class NotRegistered(DjangoRAGError, LookupError):
+    """A model was used as indexed but was never passed to ``django_rag.register()``."""

@@ -133,6 +133,8 @@ _MODE_OPTIONS = {
     "hybrid": frozenset({"candidates", "rrf_k", "weights", "language", "postings_per_term", "min_score"}),
 }
 _SEARCH_OPTIONS = _MODE_OPTIONS["hybrid"]
+# A store is server-side code: unless it is given a user, it searches every document.
+_EVERY_DOCUMENT: Any = object()
 
 
 class DjangoRAGEmbeddings(Embeddings):
@@ -255,8 +257,10 @@ class DjangoRAGVectorStore(VectorStore):
     ``collection`` is a :class:`~django_rag.models.Collection`, its slug or its primary
     key; a slug that does not exist yet is created on the first write. ``None`` means
     every document: searches and id lookups cover all collections, and new documents
-    belong to none. See the module documentation for how documents, ids, metadata and
-    scores map onto django-rag.
+    belong to none. ``user`` limits searches and id lookups to what that user may see
+    (see docs/permissions.md; ``None`` is an anonymous visitor); without it the store
+    covers every document. See the module documentation for how documents, ids, metadata
+    and scores map onto django-rag.
     """
 
     def __init__(
@@ -268,6 +272,7 @@ class DjangoRAGVectorStore(VectorStore):
         mode: str = "hybrid",
         search_options: dict[str, Any] | None = None,
         using: str = "default",
+        user: Any = _EVERY_DOCUMENT,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
@@ -282,6 +287,7 @@ class DjangoRAGVectorStore(VectorStore):
         self.mode = mode
         self.search_options = dict(search_options or {})
         self.using = using
+        self.user = user
         self._embedding = embedding
         if embedding is not None:
             if embedder != DEFAULT_EMBEDDER_ALIAS:
@@ -460,7 +466,10 @@ class DjangoRAGVectorStore(VectorStore):
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
         """The documents with these ids, in the order asked; unknown ids are left out."""
-        found = {row.metadata[ID_KEY]: row for row in self._documents_by_id(ids).only("text", "metadata")}
+        rows = self._documents_by_id(ids)
+        if self.user is not _EVERY_DOCUMENT:
+            rows = rows.visible_to(self.user)
+        found = {row.metadata[ID_KEY]: row for row in rows.only("text", "metadata")}
         return [self._to_langchain(found[id_]) for id_ in dict.fromkeys(ids) if id_ in found]
 
     @staticmethod
@@ -489,6 +498,8 @@ class DjangoRAGVectorStore(VectorStore):
 
     def _chunks(self, filter: dict[str, Any] | Q | None):
         chunks = Chunk.objects.using(self.using).filter(self._collection_q("document__"))
+        if self.user is not _EVERY_DOCUMENT:
+            chunks = chunks.visible_to(self.user)
         if filter is None:
             return chunks
         if isinstance(filter, Q):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -12,7 +14,32 @@ from .fields import RegConfigField
 from .querysets import ChunkQuerySet, CollectionQuerySet, DocumentQuerySet
 
 
-class Collection(models.Model):
+class Visibility(models.TextChoices):
+    """Who may see a collection or a document (see docs/permissions.md)."""
+
+    INHERIT = "inherit", _("As its collection")
+    PUBLIC = "public", _("Everyone, including anonymous visitors")
+    USERS = "users", _("Signed-in users")
+    PRIVATE = "private", _("Its owner and the groups it is shared with")
+
+
+class AccessFields(models.Model):
+    """Owner, shared groups and visibility: the rules a site can set in the admin, no code."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    groups = models.ManyToManyField(
+        "auth.Group", verbose_name=_("shared with groups"), blank=True, related_name="+",
+        help_text=_("Members of these groups may see it when it is private."),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Collection(AccessFields):
     """A named set of documents, searched together (an HR handbook, a product's docs...)."""
 
     name = models.CharField(_("name"), max_length=200)
@@ -28,6 +55,12 @@ class Collection(models.Model):
         ),
     )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    visibility = models.CharField(
+        _("visibility"),
+        max_length=10,
+        choices=[c for c in Visibility.choices if c[0] != Visibility.INHERIT],
+        default=Visibility.PUBLIC,
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -42,8 +75,8 @@ class Collection(models.Model):
         return self.name
 
 
-class Document(models.Model):
-    """Something to search: an uploaded file or a piece of text."""
+class Document(AccessFields):
+    """Something to search: an uploaded file, a piece of text, or a registered model instance."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -70,6 +103,20 @@ class Document(models.Model):
         help_text=_("Empty: the collection's language, then DJANGO_RAG['DEFAULT_LANGUAGE']."),
     )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    visibility = models.CharField(
+        _("visibility"),
+        max_length=10,
+        choices=Visibility.choices,
+        default=Visibility.INHERIT,
+        help_text=_("Narrows its collection's visibility; it never widens it."),
+    )
+    # The model instance this document indexes (django_rag.register); empty otherwise.
+    # A text id, like the admin's LogEntry, so models with UUID or string keys work too.
+    source_type = models.ForeignKey(
+        ContentType, verbose_name=_("source type"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source_id = models.CharField(_("source id"), max_length=255, blank=True, default="")
+    source_object = GenericForeignKey("source_type", "source_id")
 
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -100,6 +147,14 @@ class Document(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("document")
         verbose_name_plural = _("documents")
+        constraints = [
+            # One document per registered instance, so concurrent re-indexing cannot duplicate it.
+            models.UniqueConstraint(
+                fields=["source_type", "source_id"],
+                condition=models.Q(source_type__isnull=False),
+                name="django_rag_document_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or (self.file.name if self.file else f"Document {self.pk}")

@@ -11,26 +11,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 
 
 class VisibilityMixin:
-    """``visible_to(user)``: the rows ``user`` may see.
+    """``visible_to(user)``: the rows ``user`` may see, as a filter inside the SQL.
 
-    Interim: every row is visible until the access-control work (issue 7) replaces
-    this with per-user rules enforced in SQL. Callers should already pass the user
-    through it so they pick up those rules without changes.
+    The rules are in :mod:`django_rag.access` (and ``DJANGO_RAG["ACCESS_POLICY"]``).
+    On a chunk QuerySet, call it *before* a search so the filter sits inside both
+    retrieval legs and a user who may see few rows still gets ``k`` results.
     """
 
+    def visibility_condition(self, user) -> models.Q:
+        raise NotImplementedError("A QuerySet using VisibilityMixin must define visibility_condition(user).")
+
     def visible_to(self, user):
-        return self.all()
+        condition = self.visibility_condition(user)
+        # An empty Q (a superuser) leaves the QuerySet unfiltered, so searches keep
+        # their fast, unfiltered path.
+        return self.filter(condition) if condition else self.all()
 
 
 class CollectionQuerySet(VisibilityMixin, models.QuerySet):
-    pass
+    def visibility_condition(self, user) -> models.Q:
+        from .access import collection_filter
+
+        return collection_filter(user)
 
 
 class DocumentQuerySet(VisibilityMixin, models.QuerySet):
+    def visibility_condition(self, user) -> models.Q:
+        from .access import document_filter
+
+        return document_filter(user)
+
     def ready(self):
         return self.filter(status="ready")
 
@@ -141,7 +156,10 @@ class RetrievalMixin:
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a string, not {type(query).__name__}.")
         query = (query or "").replace("\x00", " ")  # PostgreSQL text cannot hold NUL
-        chunk_filter = retrieval.ChunkFilter.from_queryset(self)
+        try:
+            chunk_filter = retrieval.ChunkFilter.from_queryset(self)
+        except EmptyResultSet:  # a filter that can match nothing (pk__in=[], a policy denying all)
+            return self.none()
         semantic_part = keyword_part = None
         if semantic:
             if vector is None:
@@ -162,4 +180,14 @@ class RetrievalMixin:
 
 
 class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):
-    pass
+    def visibility_condition(self, user) -> models.Q:
+        from .access import document_filter
+        from .models import Document
+
+        condition = document_filter(user)
+        if not condition:
+            return condition
+        # A subquery over documents rather than the rule rewritten onto document__...
+        # paths: a custom ACCESS_POLICY may use expressions (Exists, OuterRef) that
+        # cannot be re-rooted.
+        return models.Q(document_id__in=Document.objects.filter(condition).values("pk"))

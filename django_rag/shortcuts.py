@@ -12,15 +12,17 @@ MODES = ("hybrid", "semantic", "keyword")
 def search(
     query: str,
     *,
+    user: Any = None,
     collection: Collection | str | int | None = None,
     k: int = 5,
     mode: str = "hybrid",
     queryset: Any = None,
     **options: Any,
 ) -> list[Chunk]:
-    """The ``k`` best chunks for ``query``, with their documents loaded.
+    """The ``k`` best chunks for ``query`` that ``user`` may see, with their documents loaded.
 
-    ``collection`` is a :class:`Collection`, its slug or its primary key. ``queryset``
+    ``user`` (``request.user``; ``None`` is an anonymous visitor) filters the search in
+    SQL, inside each retrieval leg (see docs/permissions.md). ``collection`` is a :class:`Collection`, its slug or its primary key. ``queryset``
     narrows the search further (any ``Chunk`` QuerySet); other keyword arguments go to
     the search method (``candidates``, ``rrf_k``, ``weights``, ``vector``, ``language``...).
     """
@@ -28,7 +30,19 @@ def search(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
     if k < 1:
         raise ValueError("k must be at least 1.")
+    chunks = searchable_chunks(user, collection=collection, queryset=queryset)
+    results = getattr(chunks, mode)(query, **options).select_related("document", "document__collection")
+    return list(results[:k])
+
+
+def searchable_chunks(user: Any, *, collection: Collection | str | int | None = None, queryset: Any = None) -> Any:
+    """The chunks a search for ``user`` may consider: visible ones, in ``collection``, within ``queryset``."""
     chunks = queryset if queryset is not None else Chunk.objects.all()
+    # Through the condition rather than queryset.visible_to(), so a QuerySet from a
+    # site's own chunk manager is filtered too.
+    condition = Chunk.objects.visibility_condition(user)
+    if condition:
+        chunks = chunks.filter(condition)
     if collection is not None:
         if isinstance(collection, Collection):
             chunks = chunks.filter(document__collection=collection)
@@ -36,8 +50,7 @@ def search(
             chunks = chunks.filter(document__collection_id=collection)
         else:
             chunks = chunks.filter(document__collection__slug=collection)
-    results = getattr(chunks, mode)(query, **options).select_related("document", "document__collection")
-    return list(results[:k])
+    return chunks
 
 
 def _anonymous_if_none(user: Any) -> Any:
@@ -50,20 +63,14 @@ def _anonymous_if_none(user: Any) -> Any:
 
 def search_as(user: Any, query: str, **options: Any) -> list[Chunk]:
     """:func:`search` over the chunks ``user`` may see (``Chunk.objects.visible_to``)."""
-    user = _anonymous_if_none(user)
-    queryset = options.pop("queryset", None)
-    visible = Chunk.objects.visible_to(user)
-    return search(query, queryset=visible if queryset is None else queryset & visible, **options)
+    return search(query, user=_anonymous_if_none(user), **options)
 
 
 def ask_as(user: Any, question: str, **options: Any):
     """:func:`django_rag.ask` for ``user``: it searches only what they may see, and logs them."""
     from .generation import ask
 
-    user = _anonymous_if_none(user)
-    queryset = options.pop("queryset", None)
-    visible = Chunk.objects.visible_to(user)
-    return ask(question, user=user, queryset=visible if queryset is None else queryset & visible, **options)
+    return ask(question, user=_anonymous_if_none(user), **options)
 
 
 def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int]:

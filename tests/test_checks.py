@@ -31,6 +31,9 @@ def test_default_configuration_is_clean():
         ({"EMBEDDERS": {}}, "django_rag.E002"),
         ({"EMBEDDERS": {"default": {"BACKEND": "django_rag.embedders.missing.Embedder"}}}, "django_rag.E001"),
         ({"EMBEDDERS": {"default": {"BACKEND": HASHING, "OPTIONS": {"dimensions": "many"}}}}, "django_rag.E001"),
+        ({"ACCESS_POLICY": "tests.nowhere.policy"}, "django_rag.E040"),
+        ({"ACCESS_POLICY": "django_rag.conf.DEFAULTS"}, "django_rag.E040"),
+        ({"ACCESS_POLICY": 42}, "django_rag.E010"),
     ],
 )
 def test_bad_settings_are_reported(overrides, expected):

@@ -121,7 +121,7 @@ class Judge:
         Only replies that ``parse`` accepts are cached: a malformed one is asked again next time.
         """
         cache = rag_cache.get_cache() if self.use_cache else None
-        key = f"{rag_cache.PREFIX}:judge:{rag_cache._digest(self.llm.identity, messages)}"
+        key = f"{rag_cache.PREFIX}:judge:{rag_cache.digest(self.llm.identity, messages)}"
         if cache is not None and (text := cache.get(key)) is not None:
             return parse(text)
         self.calls += 1

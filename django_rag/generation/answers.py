@@ -59,6 +59,11 @@ class Source:
             chunk=chunk, document=document,
         )
 
+    @property
+    def source_object(self) -> Any:
+        """The model instance the cited document indexes (``django_rag.register``), or ``None``."""
+        return self.document.source_object if self.document is not None and self.document.source_type_id else None
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for name in ("chunk", "document", "text"):
@@ -154,14 +159,29 @@ class _Asking:
         return answer_cache.answer_key(
             question=self.standalone, collection=self.collection.pk if self.collection else None, k=self.k,
             mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self.search,
-            scope=_visibility_scope(self.user), prompt=PROMPT_VERSION, index=answer_cache.index_version(),
+            scope=self.visibility_scope(), prompt=PROMPT_VERSION, index=answer_cache.index_version(),
             no_answer=get_setting("NO_ANSWER_TEXT"),
         )
 
+    def searchable(self):
+        """The chunks this user may be answered from: visible, in the collection, in the queryset."""
+        from ..shortcuts import searchable_chunks
+
+        return searchable_chunks(self.user, collection=self.collection, queryset=self.queryset)
+
+    def visibility_scope(self) -> str:
+        """What the asker may see, as a cache-key part: the SQL (and parameters) of that filter.
+
+        Two askers share cached answers only when the very same SQL selects their
+        chunks, so they see the same rows: all anonymous visitors, all superusers. The
+        built-in rules name the user's id, so other users never share. The SQL also
+        covers a ``queryset=`` argument, which the other key parts do not.
+        """
+        sql, params = self.searchable().order_by().values("pk").query.sql_with_params()
+        return answer_cache.digest(sql, params)
+
     def retrieve(self) -> list[Source]:
-        chunks = self.queryset if self.queryset is not None else Chunk.objects.all()
-        if self.collection is not None:
-            chunks = chunks.filter(document__collection=self.collection)
+        chunks = self.searchable()
         options = dict(self.search)
         # ask() shows k chunks; each leg needs a few times that for fusion to find them,
         # not the 100 a browsing search fetches (measured: 13 ms -> see RESULTS.md).
@@ -228,13 +248,18 @@ class _Asking:
         data = answer_cache.get_cache().get(key)
         if data is None:
             return None
-        chunks = Chunk.objects.select_related("document", "document__collection").defer(*SOURCE_DEFERRED_FIELDS).in_bulk(
+        # Reloaded through the asker's visibility filter: a source made invisible since
+        # the answer was cached (visibility edits do not change the index version) turns
+        # the hit into a miss rather than a leak.
+        chunks = self.searchable().select_related("document", "document__collection").defer(
+            *SOURCE_DEFERRED_FIELDS
+        ).in_bulk(
             [s["chunk_id"] for s in data["sources"]]
         )
         sources = []
         for s in data["sources"]:
             chunk = chunks.get(s["chunk_id"])
-            if chunk is None:  # deleted since: the index version should have changed
+            if chunk is None:  # deleted or hidden since
                 return None
             sources.append(Source(**s, text=chunk.content, chunk=chunk, document=chunk.document))
         self.usage = None
@@ -267,13 +292,6 @@ def save_log_entry(entry: QueryLog) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         entry.save(using=using)
-
-
-def _visibility_scope(user: Any) -> str:
-    """Who may see what, as a cache-key part: answers are never shared across users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "anonymous"
-    return f"user:{user.pk}"
 
 
 def ask(
@@ -368,7 +386,7 @@ def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
         yield {"type": "error", "code": getattr(exc, "code", "error"), "detail": str(exc)}
         return
     answer.log_id = asking.log(answer)
-    _send_answer_generated(answer, options.get("user"))
+    _send_answer_generated(answer, asking.user)
     yield {"type": "sources", "sources": [s.as_dict() for s in answer.citations]}
     yield {"type": "done", "answer": answer}
 

@@ -26,7 +26,7 @@ def get_cache():
     return caches[alias] if alias else None
 
 
-def _digest(*parts: Any) -> str:
+def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
@@ -41,7 +41,7 @@ def cached_query_vector(embedder: Any, text: str) -> list[float]:
     cache = get_cache()
     if cache is None:
         return embedder.embed_query(text)
-    key = f"{PREFIX}:qvec:{_digest(embedder.identity, text)}"
+    key = f"{PREFIX}:qvec:{digest(embedder.identity, text)}"
     vector = cache.get(key)
     if vector is None:
         vector = embedder.embed_query(text)
@@ -50,4 +50,4 @@ def cached_query_vector(embedder: Any, text: str) -> list[float]:
 
 
 def answer_key(**parts: Any) -> str:
-    return f"{PREFIX}:answer:{_digest(parts)}"
+    return f"{PREFIX}:answer:{digest(parts)}"

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from django_rag.models import Chunk, Collection, Document
+from django.contrib.auth.models import Group
+
+from django_rag.models import Chunk, Collection, Document, Visibility
 
 
 @pytest.fixture
@@ -28,27 +30,8 @@ def waiting_tasks():
 
 
 @pytest.fixture
-def visibility_rule(monkeypatch):
-    """Stand in for issue 7's access control: only staff see documents marked ``{"staff": true}``.
-
-    ``visible_to()`` returns every row until that work merges; this rule, applied
-    through the same interface, shows that the surfaces ask it and honour its answer.
-    """
-    from django_rag import querysets
-
-    def documents(self, user):
-        return self if getattr(user, "is_staff", False) else self.exclude(metadata__contains={"staff": True})
-
-    def chunks(self, user):
-        return self if getattr(user, "is_staff", False) else self.exclude(document__metadata__contains={"staff": True})
-
-    monkeypatch.setattr(querysets.DocumentQuerySet, "visible_to", documents)
-    monkeypatch.setattr(querysets.ChunkQuerySet, "visible_to", chunks)
-
-
-@pytest.fixture
 def handbook_documents(db, collection):
-    """Two ingested documents: a public one and a staff-only one."""
+    """Two ingested documents: a public one, and one only superusers and the HR group see."""
     import django_rag
 
     public = Document.objects.create(
@@ -56,9 +39,10 @@ def handbook_documents(db, collection):
         text="Employees get twenty days of paid parental leave.",
     )
     secret = Document.objects.create(
-        collection=collection, title="Salary bands", metadata={"staff": True},
+        collection=collection, title="Salary bands", visibility=Visibility.PRIVATE,
         text="Parental leave salary bands are confidential: band C pays ninety percent.",
     )
+    secret.groups.add(Group.objects.create(name="HR"))
     for document in (public, secret):
         assert django_rag.ingest(document).status == "ingested"
     assert Chunk.objects.count() >= 2 and Collection.objects.count() == 1

@@ -26,9 +26,9 @@ def test_an_unsupported_file_is_refused_with_the_form_kept(admin_client, collect
     assert not Document.objects.exists()
 
 
-def test_documents_page_refreshes_while_work_is_waiting(client, make_document, visibility_rule):
+def test_documents_page_refreshes_while_work_is_waiting(client, make_document):
     pending = make_document("Parental leave is twenty days.", title="Leave")
-    make_document("Salary bands.", title="Salaries", metadata={"staff": True})
+    make_document("Salary bands.", title="Salaries", visibility="private")
     page = client.get("/example/documents/").content.decode()
     assert 'http-equiv="refresh"' in page and "Leave" in page
     assert "Salaries" not in page  # Document.objects.visible_to(request.user)

@@ -56,7 +56,7 @@ def test_rag_answer_links_a_pdf_citation_to_its_page(make_document, admin_user, 
     assert f'href="{document.file.url}#page=2"' in html
 
 
-def test_rag_answer_shows_only_what_the_user_may_see(handbook_documents, visibility_rule, admin_user, scripted_llm):
+def test_rag_answer_shows_only_what_the_user_may_see(handbook_documents, admin_user, scripted_llm):
     scripted_llm("See the sources [1] [2].")
     question = "parental leave salary band"
     staff_html = render("{% rag_answer question %}", admin_user, question=question)
@@ -66,7 +66,7 @@ def test_rag_answer_shows_only_what_the_user_may_see(handbook_documents, visibil
     assert "ninety percent" not in visitor_html
 
 
-def test_rag_search_returns_only_visible_chunks(handbook_documents, visibility_rule, admin_user):
+def test_rag_search_returns_only_visible_chunks(handbook_documents, admin_user):
     source = "{% rag_search q k=5 as results %}{% for c in results %}[{{ c.document.title }}]{% endfor %}"
     assert "[Salary bands]" in render(source, admin_user, q="parental leave salary")
     visitor = render(source, AnonymousUser(), q="parental leave salary")

@@ -64,7 +64,7 @@ def test_a_worker_ingests_a_document_uploaded_in_the_admin(admin_client, collect
     response = admin_client.post(
         reverse("admin:django_rag_document_add"),
         {"collection": collection.pk, "title": "Leave", "file": upload, "text": "", "source_url": "",
-         "language": "", "metadata": "{}"},
+         "language": "", "metadata": "{}", "visibility": "inherit"},
     )
     assert response.status_code == 302
     document = Document.objects.get()

@@ -25,6 +25,11 @@ class Command(DocumentCommand):
             help="Only failed documents and those stuck in 'processing' longer than PROCESSING_TIMEOUT.",
         )
         parser.add_argument("--force", action="store_true", help="Re-embed even documents whose chunks are current.")
+        parser.add_argument(
+            "--model", metavar="APP_LABEL.MODEL",
+            help="Index every instance of this registered model (django_rag.register) and drop documents of "
+            "deleted ones, here and now.",
+        )
         self.add_sync_argument(parser)
 
     def select_documents(self, options: dict[str, Any]) -> QuerySet[Document]:
@@ -35,6 +40,8 @@ class Command(DocumentCommand):
         return documents.order_by("pk")
 
     def handle(self, *args, embedder, sync=False, force=False, **options):
+        if options.get("model"):
+            return self.reindex_model(options["model"])
         if embedder not in get_setting("EMBEDDERS"):
             known = ", ".join(sorted(get_setting("EMBEDDERS")))
             raise CommandError(f"Unknown embedder {embedder!r}; DJANGO_RAG['EMBEDDERS'] has: {known}.")
@@ -43,3 +50,18 @@ class Command(DocumentCommand):
             self.stdout.write("No documents to re-ingest.")
             return
         self.ingest_documents(documents.iterator(), sync=sync, force=force, embedder=embedder)
+
+    def reindex_model(self, label: str) -> None:
+        from django_rag.management.progress import ProgressBar
+        from django_rag.exceptions import NotRegistered
+        from django_rag.registry import get_registration, reindex_model
+
+        try:
+            model = get_registration(label).model
+        except (NotRegistered, LookupError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        bar = ProgressBar(model._default_manager.count(), stream=self.stderr._out, label=f"Indexing {label} ")
+        counts = reindex_model(model, progress=bar)
+        bar.close()
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n) or "nothing to do"
+        self.stdout.write(self.style.SUCCESS(f"{label}: {summary}."))
