@@ -232,3 +232,31 @@ def test_langchain_store_given_a_user_sees_what_the_user_sees(hr, people):
     assert {d.metadata["title"] for d in everything.similarity_search("salary holidays", k=5)} == {"salaries", "holidays"}
     stranger = DjangoRAGVectorStore(mode="keyword", user=people["stranger"])
     assert {d.metadata["title"] for d in stranger.similarity_search("salary holidays", k=5)} == {"holidays"}
+
+
+@pytest.mark.django_db
+def test_no_filter_while_nothing_is_restricted(make_document):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    document = make_document("Parental leave is twenty days.", title="Leave")
+    django_rag.ingest(document)
+
+    def search_sql(user):
+        with CaptureQueriesContext(connection) as queries:
+            results = django_rag.search("parental leave", user=user)
+        return results, [q["sql"] for q in queries.captured_queries if "rag_ranking" in q["sql"]]
+
+    def filters_on_visibility(sql):
+        return '"visibility" IN' in sql or '"visibility" =' in sql
+
+    results, (sql,) = search_sql(None)
+    assert [c.document_id for c in results] == [document.pk]
+    assert not filters_on_visibility(sql)  # all public: the search runs unfiltered
+
+    document.visibility = "users"
+    document.save(update_fields=["visibility"])
+    results, (sql,) = search_sql(None)
+    assert results == [] and filters_on_visibility(sql)
+    member = get_user_model().objects.create(username="member")
+    assert [c.document_id for c in search_sql(member)[0]] == [document.pk]

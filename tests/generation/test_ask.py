@@ -79,11 +79,13 @@ def test_answers_are_cached_per_user_and_invalidated_by_reingestion(handbook, sc
     llm = scripted("First [1].", "Second [1].", "Third [1].")
     User = get_user_model()
     alice, bob = User.objects.create(username="alice"), User.objects.create(username="bob")
+    # One document is private to alice, so alice and bob see different rows.
+    Document.objects.filter(title="laptops").update(visibility="private", owner=alice)
     first = django_rag.ask("parental leave days", collection=handbook, user=alice)
     again = django_rag.ask("parental leave days", collection=handbook, user=alice)
     assert again.cached and again.text == first.text == "First [1]." and len(llm.calls) == 1
     assert again.citations[0].document.title == "leave"
-    # Another user never gets alice's cached answer.
+    # Another user, who may see other rows, never gets alice's cached answer.
     other = django_rag.ask("parental leave days", collection=handbook, user=bob)
     assert not other.cached and other.text == "Second [1]."
     # A change to any document invalidates cached answers.
@@ -93,6 +95,21 @@ def test_answers_are_cached_per_user_and_invalidated_by_reingestion(handbook, sc
     django_rag.ingest(leave)
     after = django_rag.ask("parental leave days", collection=handbook, user=alice)
     assert not after.cached and after.text == "Third [1]."
+
+
+@pytest.mark.django_db
+def test_users_who_see_the_same_rows_share_cached_answers(handbook, scripted):
+    # Nothing is restricted: every user sees every row, so the answer is the same for
+    # all of them and the filter (and its cost) is left out of their searches.
+    llm = scripted("First [1].", "Second [1].")
+    User = get_user_model()
+    alice, bob = User.objects.create(username="alice"), User.objects.create(username="bob")
+    assert django_rag.ask("parental leave days", collection=handbook, user=alice).text == "First [1]."
+    shared = django_rag.ask("parental leave days", collection=handbook, user=bob)
+    assert shared.cached and shared.text == "First [1]." and len(llm.calls) == 1
+    # Once a document is restricted, bob no longer shares alice's scope.
+    Document.objects.filter(title="laptops").update(visibility="private", owner=alice)
+    assert not django_rag.ask("parental leave days", collection=handbook, user=bob).cached
 
 
 @pytest.mark.django_db
