@@ -100,3 +100,59 @@ class QueryLogAdmin(admin.ModelAdmin):
     @admin.display(description=_("error"), boolean=True)
     def has_error(self, obj):
         return bool(obj.error)
+
+
+# --- API keys (issue 6) ------------------------------------------------------------------
+
+from django.contrib import messages  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .models import ApiKey  # noqa: E402
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Create, inspect and revoke API keys. The key itself is shown once, on creation."""
+
+    list_display = ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "is_active_display"]
+    list_filter = ["revoked_at", "created_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "user", "expires_at"]
+        return ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # A key is never edited into another one: revoke it and create a new one.
+        return ["user", "masked_key", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            key = obj.set_new_key()
+            super().save_model(request, obj, form, change)
+            messages.warning(
+                request,
+                _("The new API key is %(key)s. Copy it now: it is stored hashed and will not be shown again.")
+                % {"key": key},
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("key"))
+    def masked_key(self, obj):
+        return f"{ApiKey.SCHEME}_{obj.prefix}_…" if obj.prefix else "-"
+
+    @admin.display(description=_("active"), boolean=True)
+    def is_active_display(self, obj):
+        return obj.is_active
+
+    @admin.action(description=_("Revoke selected API keys"))
+    def revoke_keys(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
