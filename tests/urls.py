@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import path
 
-from tests.api import api
+from tests.ninja_api import api
 
 urlpatterns = [path("admin/", admin.site.urls), path("api/", api.urls)]

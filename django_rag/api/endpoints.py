@@ -13,7 +13,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import File, Form, Query, Router, UploadedFile
+from ninja import File, Form, Query, Router, Status, UploadedFile
 from ninja import Path as PathParam
 
 from .. import tasks
@@ -232,21 +232,18 @@ def list_documents(
 )
 def create_document(
     request: HttpRequest,
-    file: File[UploadedFile] | None = None,  # type: ignore[assignment]
-    title: Form[Text] = "",  # type: ignore[assignment]
-    text: Form[Text] = "",  # type: ignore[assignment]
-    collection: Form[Text] = "",  # type: ignore[assignment]
-    source_url: Form[Text] = "",  # type: ignore[assignment]
-    language: Form[Text] = "",  # type: ignore[assignment]
+    file: UploadedFile | None = File(None, description="PDF, text, Markdown or HTML."),
+    title: Text = Form("", max_length=500, examples=["Leave policy"]),
+    text: Text = Form("", description="The document itself, when there is no file (Markdown)."),
+    collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),
+    source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),
+    language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),
 ):
     """A file (PDF, text, Markdown, HTML) or a ``text`` field; answers 202 and ingests it after the response."""
     user = caller(request)
     _require(user, "add_document")
     if (file is None) == (not text.strip()):
         raise ApiError(400, "Send either a file or a non-empty text field, not both.", "file_or_text")
-    for name, value, limit in (("title", title, 500), ("source_url", source_url, 2000), ("language", language, 63)):
-        if len(value) > limit:
-            raise ApiError(400, f"{name} is longer than {limit} characters.")
     if source_url:
         try:
             URLValidator()(source_url)
@@ -271,7 +268,7 @@ def create_document(
         document.save()
         enqueue_ingestion(document.pk)
     document.refresh_from_db()
-    return 202, _document_out(document)
+    return Status(202, _document_out(document))
 
 
 DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])
@@ -293,7 +290,7 @@ def delete_document(request: HttpRequest, document_id: int = DocumentId):
         if file:
             # Only once the row is gone for good: a rolled-back delete keeps its file.
             transaction.on_commit(lambda: file.storage.delete(file.name))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -309,7 +306,7 @@ def reingest_document(request: HttpRequest, document_id: int = DocumentId):
     with transaction.atomic():
         enqueue_ingestion(document.pk, force=True)
     document.refresh_from_db()
-    return 202, _document_out(document)
+    return Status(202, _document_out(document))
 
 
 @router.get("/collections", response={200: list[CollectionOut], **READ_ERRORS}, summary="List collections")
