@@ -127,7 +127,15 @@ false}`). A provider failure after the stream has started ends it with an `error
                 "description": "An event stream.",
                 "content": {
                     "text/event-stream": {
-                        "schema": {"type": "string"},
+                        # One event: its name and its data (a JSON object, as text).
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "event": {"type": "string", "enum": ["token", "sources", "done", "error"]},
+                                "data": {"type": "string", "contentMediaType": "application/json"},
+                            },
+                            "required": ["event", "data"],
+                        },
                         "example": 'event: token\ndata: {"text": "You get"}\n\nevent: sources\n'
                         'data: {"sources": []}\n\nevent: done\ndata: {"no_answer": false, "cached": false}\n\n',
                     }
