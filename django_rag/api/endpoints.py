@@ -22,7 +22,7 @@ from ..exceptions import DjangoRAGError, UnsupportedFileType
 from ..ingestion.extractors import detect_format
 from ..models import Chunk, Collection, Document
 from .auth import caller, default_auth
-from .errors import ApiError, error_codes, mapped_errors
+from .errors import LLM_ERRORS, ApiError, error_codes, error_response, mapped_errors
 from .schemas import (
     MAX_K,
     AnswerOut,
@@ -44,6 +44,8 @@ router.add_decorator(mapped_errors, mode="operation")
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
 MAX_OFFSET = 2**31 - 1
 INGEST_TASK = "django_rag.ingestion.pipeline.ingest"
+# stream() reports a provider failure as an event carrying the error's code.
+STATUS_BY_LLM_CODE = {error.code: (status, detail) for error, status, detail in LLM_ERRORS}
 
 # What every authenticated operation may answer besides its success.
 COMMON_ERRORS: dict[int, Any] = {401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
@@ -160,6 +162,9 @@ def ask_stream(request: HttpRequest, payload: AskIn):
         raise ApiError(400, str(exc)) from exc
     except StopIteration:  # pragma: no cover - stream() always yields
         first = {"type": "done"}
+    if first["type"] == "error":  # the provider failed before the first token: nothing sent yet
+        status, detail = STATUS_BY_LLM_CODE.get(first["code"], (502, "The answer could not be completed."))
+        return error_response(status, detail, first["code"])
     response = StreamingHttpResponse(_sse(first, events), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on as it comes
@@ -175,11 +180,9 @@ def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]]) -> Iterator[st
         elif kind == "error":
             # stream() ends with this event on a provider failure; its message may name
             # the provider, so the client gets the same wording as a JSON error would.
-            from .errors import CODES_BY_STATUS, LLM_ERRORS
-
-            code = event.get("code", "llm_failed")
-            details = {CODES_BY_STATUS.get(status): detail for _cls, status, detail in LLM_ERRORS}
-            event = {"code": code, "detail": details.get(code, "The answer could not be completed.")}
+            code = event.get("code", "error")
+            _status, detail = STATUS_BY_LLM_CODE.get(code, (502, "The answer could not be completed."))
+            event = {"code": code, "detail": detail}
         return f"event: {kind}\ndata: {json.dumps(event)}\n\n"
 
     yield encode(first)

@@ -18,12 +18,12 @@ def _fresh_throttle_counters():
 
 @pytest.fixture
 def user(django_user_model, db):
-    return django_user_model.objects.create_user("reader", password="pw")
+    return django_user_model.objects.create_user("reader")
 
 
 @pytest.fixture
 def writer(django_user_model, db):
-    writer = django_user_model.objects.create_user("writer", password="pw")
+    writer = django_user_model.objects.create_user("writer")
     writer.user_permissions.add(
         *Permission.objects.filter(
             content_type__app_label="django_rag", codename__in=["add_document", "change_document", "delete_document"]

@@ -32,7 +32,7 @@ def site(live_server, django_user_model, rag_settings):
         LLMS={"default": {"BACKEND": "django_rag.llms.testing.LLM", "OPTIONS": {"responses": ["Twenty days [1]."]}}},
         API_THROTTLE=None,
     )
-    user = django_user_model.objects.create_superuser("admin", password="pw")
+    user = django_user_model.objects.create_superuser("admin")
     collection = Collection.objects.create(name="Handbook", slug="handbook")
     document = Document.objects.create(collection=collection, title="Leave", text=LEAVE)
     ingest(document)
@@ -80,12 +80,31 @@ def test_stream_sends_tokens_then_sources_then_done(site):
     assert events[-2][1]["sources"][0]["document_id"] == site["document"].pk
 
 
-def test_stream_ends_with_an_error_event_when_the_llm_fails(site, rag_settings):
+def test_a_provider_failing_before_the_first_token_is_a_json_error(site, rag_settings):
     rag_settings(LLMS={"default": {"BACKEND": "django_rag.llms.testing.LLM", "OPTIONS": {"fail_with": "timeout"}}})
     status, _headers, body = request(f"{site['url']}/ask/stream", key=site["key"], body={"question": "parental leave?"})
+    assert status == 504
+    assert json.loads(body)["code"] == "llm_timeout" and "testing" not in body
+
+
+def test_a_provider_stalling_midway_ends_the_stream_with_an_error_event(site, rag_settings):
+    """The real langchain-openai client against the fake provider, which stalls after two pieces."""
+    from tests.fake_providers import FakeProvider
+
+    with FakeProvider() as fake:
+        rag_settings(LLMS={"default": {"BACKEND": "django_rag.llms.openai.LLM", "OPTIONS": {
+            "base_url": fake.openai_url, "api_key": "proj-not-a-real-key", "max_retries": 0, "timeout": 0.5,
+            "model": "gpt-4o-mini"}}})
+        fake.chat_replies.append("Twenty days of parental leave [1].")
+        fake.fail("stall", after=3, seconds=3)
+        status, _headers, body = request(
+            f"{site['url']}/ask/stream", key=site["key"], body={"question": "parental leave?"}
+        )
     assert status == 200
-    kind, data = parse_sse(body)[-1]
-    assert kind == "error" and data["code"] == "llm_timeout" and "testing" not in data["detail"]
+    events = parse_sse(body)
+    assert [kind for kind, _data in events] == ["token", "token", "error"]
+    assert events[-1][1] == {"code": "llm_timeout", "detail": "The language model did not answer in time. Try again later."}
+    assert "proj-not-a-real-key" not in body and fake.openai_url not in body
 
 
 def test_stream_refuses_a_bad_question_before_it_starts(site, rag_settings):
