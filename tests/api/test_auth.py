@@ -135,3 +135,13 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(admin_client, admin_user)
         "/admin/django_rag/apikey/", {"action": "revoke_keys", "_selected_action": [api_key.pk]}
     )
     assert ApiKey.authenticate(key) is None
+
+
+def test_a_body_over_djangos_limit_is_413_with_a_code(user, key_for, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = Client().post(
+        "/api/rag/ask", {"question": "x" * 2000}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key_for(user)}",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"

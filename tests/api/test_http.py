@@ -93,10 +93,10 @@ def test_a_provider_stalling_midway_ends_the_stream_with_an_error_event(site, ra
 
     with FakeProvider() as fake:
         rag_settings(LLMS={"default": {"BACKEND": "django_rag.llms.openai.LLM", "OPTIONS": {
-            "base_url": fake.openai_url, "api_key": "proj-not-a-real-key", "max_retries": 0, "timeout": 0.5,
+            "base_url": fake.openai_url, "api_key": "proj-not-a-real-key", "max_retries": 0, "timeout": 0.3,
             "model": "gpt-4o-mini"}}})
         fake.chat_replies.append("Twenty days of parental leave [1].")
-        fake.fail("stall", after=3, seconds=3)
+        fake.fail("stall", after=3, seconds=1)
         status, _headers, body = request(
             f"{site['url']}/ask/stream", key=site["key"], body={"question": "parental leave?"}
         )
