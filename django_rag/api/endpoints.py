@@ -5,6 +5,7 @@ exactly like one that does not exist."""
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +45,8 @@ router.add_decorator(mapped_errors, mode="operation")
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
 MAX_OFFSET = 2**31 - 1
 INGEST_TASK = "django_rag.ingestion.pipeline.ingest"
+# Declared types an upload may have when its name's extension is not one we know.
+SUFFIX_BY_CONTENT_TYPE = {"application/pdf": ".pdf", "text/plain": ".txt", "text/markdown": ".md", "text/html": ".html"}
 # stream() reports a provider failure as an event carrying the error's code.
 STATUS_BY_LLM_CODE = {error.code: (status, detail) for error, status, detail in LLM_ERRORS}
 
@@ -243,18 +246,19 @@ def list_documents(
 )
 def create_document(
     request: HttpRequest,
-    file: UploadedFile | None = File(None, description="PDF, text, Markdown or HTML."),
+    file: UploadedFile = File(None, description="PDF, text, Markdown or HTML."),  # type: ignore[assignment]
     title: Text = Form("", max_length=500, examples=["Leave policy"]),
     text: Text = Form("", description="The document itself, when there is no file (Markdown)."),
     collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),
     source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),
     language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),
 ):
-    """A file (PDF, text, Markdown, HTML) or a ``text`` field; answers 202 and ingests it after the response."""
+    """A file (PDF, text, Markdown, HTML: by its extension, or its Content-Type when it has
+    none) or a ``text`` field; answers 202 and ingests it after the response."""
     user = caller(request)
     _require(user, "add_document")
-    if (file is None) == (not text.strip()):
-        raise ApiError(400, "Send either a file or a non-empty text field, not both.", "file_or_text")
+    if (file is None) == (text == ""):
+        raise ApiError(400, "Send either a file or a text field, not both.", "file_or_text")
     if source_url:
         try:
             URLValidator()(source_url)
@@ -264,10 +268,7 @@ def create_document(
         limit = get_setting("MAX_FILE_SIZE")
         if file.size > limit:
             raise ApiError(413, f"The file is {file.size} bytes; the limit is {limit} (MAX_FILE_SIZE).")
-        try:
-            detect_format(file.name or "", file.read(1024))
-        except UnsupportedFileType as exc:
-            raise ApiError(415, str(exc)) from exc
+        name = _upload_name(file)
         file.seek(0)
     document = Document(
         title=title[:500], text=text if file is None else "", source_url=source_url, language=language,
@@ -275,11 +276,29 @@ def create_document(
     )
     with transaction.atomic():
         if file is not None:
-            document.file.save(file.name, file, save=False)
+            document.file.save(name, file, save=False)
         document.save()
         enqueue_ingestion(document.pk)
     document.refresh_from_db()
     return Status(202, _document_out(document))
+
+
+def _upload_name(file: UploadedFile) -> str:
+    """The name to store an upload under: its own when its type is known from its content or
+    extension; a name without an extension gets one from the declared Content-Type
+    (``notes`` sent as text/markdown is stored as ``notes.md``)."""
+    name = file.name or "upload"
+    try:
+        detect_format(name, file.read(1024))
+        return name
+    except UnsupportedFileType as exc:
+        content_type = (file.content_type or "").split(";")[0].strip().lower()
+        suffix = SUFFIX_BY_CONTENT_TYPE.get(content_type)
+        # Only a name without an extension is typed by the declared type: "setup.exe"
+        # sent as text/plain is still refused.
+        if suffix is None or PurePath(name).suffix:
+            raise ApiError(415, str(exc)) from exc
+        return f"{PurePath(name).stem or 'upload'}{suffix}"
 
 
 DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])

@@ -205,3 +205,13 @@ def test_collections_count_documents(client, bearer, ready_document):
 @pytest.mark.parametrize("path", ["/rag/documents/0", "/rag/documents/9223372036854775808", "/rag/documents/x"])
 def test_ids_out_of_range_are_422_not_500(client, bearer, path):
     assert client.get(path, headers=bearer).status_code == 422
+
+
+def test_an_upload_without_a_known_extension_is_typed_by_its_content_type(client, key_for, writer):
+    headers = {"Authorization": f"Bearer {key_for(writer)}"}
+    upload = SimpleUploadedFile("notes", b"# Notes\n\nSome text.", content_type="text/markdown")
+    response = client.post("/rag/documents", FILES={"file": upload}, headers=headers)
+    assert response.status_code == 202, response.content
+    assert Document.objects.get().file.name.endswith("notes.md")
+    unknown = SimpleUploadedFile("notes", b"hello", content_type="application/octet-stream")
+    assert client.post("/rag/documents", FILES={"file": unknown}, headers=headers).status_code == 415
