@@ -5,6 +5,7 @@ exactly like one that does not exist."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import PurePath
 from collections.abc import Iterator
 from typing import Any
@@ -84,6 +85,17 @@ def _require(user: Any, permission: str) -> None:
         raise ApiError(403, f"You need the django_rag.{permission} permission.")
 
 
+def _score(value: Any) -> float:
+    # pgvector's cosine distance to an all-zero vector (what the hashing embedder makes
+    # of a text with no words) is NaN, which JSON cannot carry: such a match scores 0.
+    score = float(value or 0.0)
+    return score if math.isfinite(score) else 0.0
+
+
+def _source_out(source: Any) -> dict[str, Any]:
+    return {**source.as_dict(), "score": _score(source.score)}
+
+
 def _document_out(document: Document) -> dict[str, Any]:
     return {
         "id": document.pk, "title": str(document), "status": document.status, "error": document.error,
@@ -110,7 +122,7 @@ def ask(request: HttpRequest, payload: AskIn):
         raise ApiError(400, str(exc)) from exc
     return {
         "question": answer.question, "answer": answer.text,
-        "citations": [s.as_dict() for s in answer.citations], "sources": [s.as_dict() for s in answer.sources],
+        "citations": [_source_out(s) for s in answer.citations], "sources": [_source_out(s) for s in answer.sources],
         "standalone_question": answer.standalone_question, "no_answer": answer.no_answer, "cached": answer.cached,
     }
 
@@ -180,6 +192,8 @@ def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]]) -> Iterator[st
         if kind == "done":
             answer = event.pop("answer", None)
             event = {"no_answer": bool(answer and answer.no_answer), "cached": bool(answer and answer.cached)}
+        elif kind == "sources":
+            event = {"sources": [{**source, "score": _score(source.get("score"))} for source in event["sources"]]}
         elif kind == "error":
             # stream() ends with this event on a provider failure; its message may name
             # the provider, so the client gets the same wording as a JSON error would.
@@ -215,7 +229,7 @@ def search(
         {
             "chunk_id": chunk.pk, "document_id": chunk.document_id, "document_title": str(chunk.document),
             "collection": chunk.document.collection.slug if chunk.document.collection else None,
-            "content": chunk.content, "score": float(chunk.score), "url": chunk.document.get_absolute_url(),
+            "content": chunk.content, "score": _score(chunk.score), "url": chunk.document.get_absolute_url(),
             "metadata": chunk.metadata if isinstance(chunk.metadata, dict) else {},
         }
         for chunk in chunks

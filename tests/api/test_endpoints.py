@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -215,3 +217,13 @@ def test_an_upload_without_a_known_extension_is_typed_by_its_content_type(client
     assert Document.objects.get().file.name.endswith("notes.md")
     unknown = SimpleUploadedFile("notes", b"hello", content_type="application/octet-stream")
     assert client.post("/rag/documents", FILES={"file": unknown}, headers=headers).status_code == 415
+
+
+def test_a_nan_score_is_sent_as_zero_not_as_invalid_json():
+    """Found by schemathesis on the example site: a chunk with no words gets an all-zero
+    hashing vector, whose cosine distance is NaN when PostgreSQL scans rather than uses
+    the HNSW index (which leaves such rows out); JSON has no NaN."""
+    from django_rag.api.endpoints import _score
+
+    assert _score(float("nan")) == 0.0 and _score(float("inf")) == 0.0
+    assert _score(None) == 0.0 and _score(0.25) == 0.25
