@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import PurePath
 from collections.abc import Iterator
+from pathlib import PurePath
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -115,7 +115,7 @@ def ask(request: HttpRequest, payload: AskIn):
     try:
         answer = django_rag.ask(
             payload.question, user=user, collection=_collection(user, payload.collection),
-            history=[turn.dict() for turn in payload.history], k=payload.k, mode=payload.mode,
+            history=[turn.model_dump() for turn in payload.history], k=payload.k, mode=payload.mode,
             queryset=Chunk.objects.visible_to(user),
         )
     except ValueError as exc:  # a question over MAX_QUESTION_LENGTH, a bad history
@@ -167,7 +167,7 @@ def ask_stream(request: HttpRequest, payload: AskIn):
     user = caller(request)
     events = django_rag.stream(
         payload.question, user=user, collection=_collection(user, payload.collection),
-        history=[turn.dict() for turn in payload.history], k=payload.k, mode=payload.mode,
+        history=[turn.model_dump() for turn in payload.history], k=payload.k, mode=payload.mode,
         queryset=Chunk.objects.visible_to(user),
     )
     try:

@@ -227,3 +227,12 @@ def test_a_nan_score_is_sent_as_zero_not_as_invalid_json():
 
     assert _score(float("nan")) == 0.0 and _score(float("inf")) == 0.0
     assert _score(None) == 0.0 and _score(0.25) == 0.25
+
+
+def test_ask_with_history_is_a_follow_up(client, bearer, ready_document, scripted_llm):
+    scripted_llm(responses=["parental leave for managers", "Managers approve it [1]."])
+    history = [{"role": "user", "content": "How much parental leave?"}, {"role": "assistant", "content": "20 days."}]
+    response = client.post("/rag/ask", json={"question": "And who approves it?", "history": history}, headers=bearer)
+    assert response.status_code == 200, response.content
+    assert response.json()["standalone_question"] == "parental leave for managers"
+    assert response.json()["answer"] == "Managers approve it [1]."
