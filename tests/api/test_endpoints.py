@@ -145,7 +145,9 @@ def test_upload_creates_a_document_and_enqueues_ingestion(client, key_for, write
     assert len(callbacks) == 1
     document = Document.objects.get(pk=response.json()["id"])
     assert document.status == "ready" and document.chunk_count >= 1  # the inline queue ran ingest()
-    assert document.collection == collection and document.file.read() == LEAVE.encode()
+    assert document.collection == collection
+    with document.file.open("rb") as stored:
+        assert stored.read() == LEAVE.encode()
 
 
 def test_text_upload(client, key_for, writer, django_capture_on_commit_callbacks):
