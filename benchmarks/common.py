@@ -20,7 +20,8 @@ SCIFACT = REPO.parent / "shared" / "datasets" / "scifact"
 sys.path.insert(0, str(REPO))
 
 
-def setup_django(database: str, *, rag: dict[str, Any] | None = None) -> None:
+def setup_django(database: str, *, rag: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+                 installed: list[str] | None = None) -> None:
     import django
     from django.conf import settings
 
@@ -29,7 +30,7 @@ def setup_django(database: str, *, rag: dict[str, Any] | None = None) -> None:
     server = database_settings(REPO / ".pgdata" / "bench")
     _create_database(server, database)
     settings.configure(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_rag"],
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", *(installed or []), "django_rag"],
         DATABASES={"default": {**server, "NAME": database}},
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
@@ -37,6 +38,7 @@ def setup_django(database: str, *, rag: dict[str, Any] | None = None) -> None:
         DJANGO_RAG=rag or {},
         LOGGING_CONFIG=None,
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+        **(extra or {}),
     )
     django.setup()
     from django.core.management import call_command

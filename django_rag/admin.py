@@ -3,17 +3,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .exceptions import DjangoRAGError
-from .models import Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
+from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
 from .shortcuts import ask_as, queue_documents
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
@@ -333,3 +333,53 @@ class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_filter = ["run__mode", "run"]
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
+
+
+# -- API keys -------------------------------------------------------------------------
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Create, inspect and revoke API keys. The key itself is shown once, on creation."""
+
+    list_display = ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "is_active_display"]
+    list_filter = ["revoked_at", "created_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "user", "expires_at"]
+        return ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # A key is never edited into another one: revoke it and create a new one.
+        return ["user", "masked_key", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            key = obj.set_new_key()
+            super().save_model(request, obj, form, change)
+            messages.warning(
+                request,
+                _("The new API key is %(key)s. Copy it now: it is stored hashed and will not be shown again.")
+                % {"key": key},
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("key"))
+    def masked_key(self, obj):
+        return f"{ApiKey.SCHEME}_{obj.prefix}_…" if obj.prefix else "-"
+
+    @admin.display(description=_("active"), boolean=True)
+    def is_active_display(self, obj):
+        return obj.is_active
+
+    @admin.action(description=_("Revoke selected API keys"))
+    def revoke_keys(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)

@@ -37,6 +37,7 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
             errors.append(
                 Error(f'DJANGO_RAG["{name}"] must be positive, not {value}.', id="django_rag.E011")
             )
+    errors.extend(_api_setting_errors(settings))
     size, overlap = settings.get("CHUNK_SIZE"), settings.get("CHUNK_OVERLAP")
     if isinstance(size, int) and isinstance(overlap, int) and not 0 <= overlap < size:
         errors.append(
@@ -260,3 +261,89 @@ def check_evaluation(app_configs=None, **kwargs: Any) -> list[Any]:
         return [Error(f'DJANGO_RAG["EVAL_JUDGE_LLM"] names {alias!r} ({judge.identity}), which cannot write text '
                       "and so cannot judge answers.", hint=hint, id="django_rag.E016")]
     return []
+API_AUTH_METHODS = ("api_key", "session")
+API_THROTTLE_SCOPES = ("key", "user", "anonymous")
+
+
+def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:
+    errors = []
+    methods = settings.get("API_AUTH")
+    if isinstance(methods, (list, tuple)):
+        unknown = [m for m in methods if m not in API_AUTH_METHODS]
+        if unknown:
+            errors.append(
+                Error(
+                    f'DJANGO_RAG["API_AUTH"] has unknown methods {unknown!r}; use "api_key" and/or "session".',
+                    hint="To use your own ninja auth, pass auth= to api.add_router() (see docs/api.md).",
+                    id="django_rag.E011",
+                )
+            )
+    rates = settings.get("API_THROTTLE")
+    if isinstance(rates, dict):
+        from .ratelimits import parse_rate
+
+        for scope, rate in rates.items():
+            if scope not in API_THROTTLE_SCOPES:
+                errors.append(
+                    Error(
+                        f'DJANGO_RAG["API_THROTTLE"] has an unknown scope {scope!r}; '
+                        f"use {', '.join(map(repr, API_THROTTLE_SCOPES))}.",
+                        id="django_rag.E011",
+                    )
+                )
+            elif rate is not None:
+                try:
+                    parse_rate(rate)
+                except RAGImproperlyConfigured as exc:
+                    errors.append(Error(str(exc), id="django_rag.E011"))
+    return errors
+
+
+@register(Tags.security, Tags.urls, "django_rag")
+def check_api_auth(app_configs=None, **kwargs: Any) -> list[Any]:
+    """W003: the REST router is mounted somewhere with authentication turned off."""
+    from django.conf import settings
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    from django.urls import get_resolver
+
+    try:
+        patterns = get_resolver().url_patterns
+    except Exception:  # a broken URLconf is reported by Django's own URL checks
+        return []
+    open_routes = sorted({route for route, operation in _api_operations(patterns, "") if not operation.auth_callbacks})
+    if not open_routes:
+        return []
+    return [
+        Warning(
+            f"django-rag's API router is mounted without authentication: anyone can call {', '.join(open_routes)}.",
+            hint="Mount it without auth= (the default needs an API key or a session), or with your own ninja "
+            "auth. Silence django_rag.W003 if this API is meant to be public.",
+            id="django_rag.W003",
+        )
+    ]
+
+
+def _api_operations(patterns: list[Any], prefix: str):
+    """``(route, operation)`` for every django-rag API operation in the URLconf.
+
+    ninja's URL patterns call a closure over the mounted ``PathView``, whose operations
+    are the bound copies carrying the auth actually in force for that mount.
+    """
+    import inspect
+
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if hasattr(pattern, "url_patterns"):
+            yield from _api_operations(pattern.url_patterns, route)
+            continue
+        for cell in getattr(pattern.callback, "__closure__", None) or ():
+            try:
+                operations = getattr(cell.cell_contents, "operations", None)
+            except ValueError:  # an empty cell
+                continue
+            for operation in operations if isinstance(operations, list) else ():
+                view = inspect.unwrap(getattr(operation, "view_func", None) or (lambda: None))
+                if getattr(view, "__module__", "") == "django_rag.api.endpoints":
+                    yield route, operation

@@ -102,6 +102,16 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path to a callable `user -> Q` over Document that replaces the built-in
     # visibility rules (owner, shared groups, public). See docs/permissions.md.
     "ACCESS_POLICY": None,
+    # REST API (django_rag.api.router): how callers may authenticate ("api_key": a
+    # bearer key from the admin; "session": Django's session cookie, with CSRF).
+    "API_AUTH": ["api_key", "session"],
+    # Requests allowed per caller: "N/s", "N/min", "N/hour" or "N/day"; None: unlimited.
+    # "key" counts each API key, "user" each user (over all their keys and sessions),
+    # "anonymous" each client address when the router is mounted without auth.
+    "API_THROTTLE": {"key": "600/min", "user": "600/min", "anonymous": "60/min"},
+    # Django cache alias holding the throttle counters (shared by every server process
+    # only if the cache is: use Redis or the database cache in production).
+    "API_THROTTLE_CACHE": "default",
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -142,6 +152,9 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "EVAL_JUDGE_LLM": (str, type(None)),
     "EVAL_JUDGE_CACHE_TIMEOUT": (int, type(None)),
     "ACCESS_POLICY": (str, type(None)),
+    "API_AUTH": (list, tuple),
+    "API_THROTTLE": (dict, type(None)),
+    "API_THROTTLE_CACHE": str,
 }
 
 

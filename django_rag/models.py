@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -358,3 +360,111 @@ class EvalResult(EvalScores):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.question[:80]}"
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        """Keys that authenticate now: not revoked, not expired, of an active user."""
+        from django.utils import timezone
+
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
+
+
+class ApiKey(models.Model):
+    """A bearer token for the REST API, acting as its user.
+
+    Only a SHA-256 hash of the key is stored: the key itself is shown once, when it is
+    created (:meth:`create_key`, or the admin's add form). Keys are random 256-bit
+    secrets, so a fast hash is enough; a slow password hash would only slow every
+    request. The ``prefix`` (the first characters, stored in clear) finds the row and
+    tells keys apart in the admin without revealing them.
+    """
+
+    PREFIX_LENGTH = 8
+    SCHEME = "rag"
+
+    name = models.CharField(_("name"), max_length=200, help_text=_("What the key is for, e.g. 'intranet chatbot'."))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), related_name="rag_api_keys", on_delete=models.CASCADE,
+        help_text=_("The key acts as this user: it sees what the user may see."),
+    )
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(_("hashed key"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.SCHEME}_{self.prefix}…)"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def generate(cls) -> tuple[str, str]:
+        """A new ``(prefix, key)``; the key reads ``rag_<prefix>_<secret>``."""
+        import secrets
+
+        prefix = secrets.token_hex(cls.PREFIX_LENGTH // 2)
+        return prefix, f"{cls.SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+
+    def set_new_key(self) -> str:
+        """Give this (unsaved) row a fresh key; returns the key, which is not stored."""
+        self.prefix, key = self.generate()
+        self.hashed_key = self.hash(key)
+        return key
+
+    @classmethod
+    def create_key(cls, user: Any, name: str, **fields: Any) -> tuple[ApiKey, str]:
+        """Create a key for ``user``; returns the row and the key (show it once)."""
+        api_key = cls(user=user, name=name, **fields)
+        key = api_key.set_new_key()
+        api_key.save()
+        return api_key, key
+
+    @classmethod
+    def authenticate(cls, key: str) -> ApiKey | None:
+        """The active key matching ``key``, or ``None``; records when it was last used."""
+        import hmac
+
+        from django.utils import timezone
+
+        scheme, _sep, rest = key.partition("_")
+        prefix = rest.split("_", 1)[0]
+        if scheme != cls.SCHEME or len(prefix) != cls.PREFIX_LENGTH:
+            return None
+        api_key = cls.objects.active().select_related("user").filter(prefix=prefix).first()
+        if api_key is None or not hmac.compare_digest(api_key.hashed_key, cls.hash(key)):
+            return None
+        now = timezone.now()
+        # One write a minute at most: a busy client must not turn every read into a write.
+        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+            cls.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+        return api_key
+
+    def revoke(self) -> None:
+        from django.utils import timezone
+
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        if self.revoked_at is not None or not self.user.is_active:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import caches
+from ninja.testing import TestClient
+
+from django_rag.models import ApiKey
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    # Throttle counters live in the cache, which outlives a test's database.
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture
+def user(django_user_model, db):
+    return django_user_model.objects.create_user("reader")
+
+
+@pytest.fixture
+def writer(django_user_model, db):
+    writer = django_user_model.objects.create_user("writer")
+    writer.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="django_rag", codename__in=["add_document", "change_document", "delete_document"]
+        )
+    )
+    return django_user_model.objects.get(pk=writer.pk)  # drop the permission cache
+
+
+@pytest.fixture
+def key_for():
+    def make(user, **fields) -> str:
+        return ApiKey.create_key(user, "test key", **fields)[1]
+
+    return make
+
+
+@pytest.fixture
+def client():
+    from tests.ninja_api import api
+
+    return TestClient(api)
+
+
+@pytest.fixture
+def bearer(key_for, user):
+    return {"Authorization": f"Bearer {key_for(user)}"}
