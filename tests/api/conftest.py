@@ -16,6 +16,23 @@ def _fresh_throttle_counters():
     caches["default"].clear()
 
 
+@pytest.fixture(autouse=True)
+def _steady_throttle_clock(monkeypatch):
+    """Pin the throttle's clock 30 s into a minute (and hour and day).
+
+    Its windows are fixed: a test that counts requests across a window's end would see
+    the count restart and fail now and then (it did, once). Only the clock is replaced;
+    the counting runs on the real cache.
+    """
+    import types
+
+    from django_rag.api import throttling
+
+    pinned = 86_400 * 20_833 + 30.0  # 30 s past a minute, an hour and a day boundary
+    assert pinned % 60 == 30 and pinned % 3600 == 30 and pinned % 86400 == 30
+    monkeypatch.setattr(throttling, "time", types.SimpleNamespace(time=lambda: pinned))
+
+
 @pytest.fixture
 def user(django_user_model, db):
     return django_user_model.objects.create_user("reader")
