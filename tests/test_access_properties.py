@@ -53,6 +53,7 @@ class Seen:
     document_ids: set[int] = field(default_factory=set)
     texts: list[str] = field(default_factory=list)
     collection_ids: set[int] = field(default_factory=set)
+    collection_counts: dict[int, int] = field(default_factory=dict)  # collection id -> documents it counts
     # True when the path claims to show *every* document the user may see (a listing):
     # then document_ids must equal the allowed set, not merely fall within it.
     complete: bool = False
@@ -138,8 +139,20 @@ def _render(user, source: str, **context: Any) -> str:
     return template.render(RequestContext(request, context))
 
 
+MARKED_TITLE = re.compile(r"(?:doc|article) (zqmark\d+x)")
+
+
+def _titled(html: str) -> set[int]:
+    """The documents whose titles (``doc zqmarkNx``, ``article zqmarkNx``) a page shows."""
+    titles = {f"{kind} {m}" for m in MARKED_TITLE.findall(html) for kind in ("doc", "article")}
+    return set(Document.objects.filter(title__in=titles).values_list("pk", flat=True))
+
+
 def via_tag_rag_answer(user, query):
-    return Seen(texts=[_render(user, "{% rag_answer question %}", question=query)])
+    html = _render(user, "{% rag_answer question %}", question=query)
+    assert "rag-error" not in html, html  # an error would show nothing and prove nothing
+    # The partial links no ids: the sources it lists are read from their titles.
+    return Seen(document_ids=_titled(html), texts=[html])
 
 
 def via_tag_rag_search(user, query):
@@ -262,6 +275,29 @@ def via_api_ask(user, query):
     return seen
 
 
+def via_api_ask_stream(user, query):
+    responses = _api_requests(
+        user, "post", "/ask/stream", data=json.dumps({"question": query}), content_type="application/json"
+    )
+    seen = Seen()
+    for response in responses:
+        if response.status_code == 401:
+            seen.texts.append(response.content.decode())
+            continue
+        assert response.status_code == 200 and response["Content-Type"] == "text/event-stream", response.status_code
+        body = b"".join(response.streaming_content).decode()
+        events = [
+            (match.group(1), json.loads(match.group(2)))
+            for match in re.finditer(r"event: (\w+)\ndata: (.*)\n\n", body)
+        ]
+        assert [kind for kind, _ in events][-2:] == ["sources", "done"], body
+        sources = next(data["sources"] for kind, data in events if kind == "sources")
+        seen.chunk_ids |= {s["chunk_id"] for s in sources}
+        seen.document_ids |= {s["document_id"] for s in sources}
+        seen.texts.append(body)
+    return seen
+
+
 def via_api_documents(user, query):
     responses = _api_requests(user, "get", "/documents", data={"limit": 200})
     seen = Seen(texts=_api_texts(responses), complete=True)
@@ -291,6 +327,16 @@ def via_api_document_pages(user, query):
     return seen
 
 
+def via_api_collections(user, query):
+    responses = _api_requests(user, "get", "/collections")
+    seen = Seen(texts=_api_texts(responses))
+    for body in _ok(responses):
+        seen.collection_ids |= {c["id"] for c in body}
+        # A collection's count must not reveal documents the caller may not see.
+        seen.collection_counts.update({c["id"]: c["document_count"] for c in body})
+    return seen
+
+
 def _ok_or_404(responses: list[Any]) -> list[tuple[int, Any]]:
     answers = []
     for response in responses:
@@ -304,7 +350,7 @@ PATHS: list[Callable[[Any, str], Seen]] = [
     via_visible_to, via_search("semantic"), via_search("keyword"), via_search("hybrid"),
     via_ask, via_ask_cached, via_stream, via_aask, via_langchain_store,
     via_tag_rag_answer, via_tag_rag_search, via_admin_ask,
-    via_api_search, via_api_ask, via_api_documents, via_api_document_pages,
+    via_api_search, via_api_ask, via_api_ask_stream, via_api_documents, via_api_document_pages, via_api_collections,
 ]
 
 # --- the random world ---------------------------------------------------------------
@@ -449,10 +495,13 @@ def test_no_path_shows_an_invisible_document(article_rule, user_specs, collectio
                     assert seen.document_ids == allowed, where
                 assert seen.chunk_ids <= allowed_chunks, where
                 assert seen.collection_ids <= allowed_collections, where
+                for collection_id, count in seen.collection_counts.items():
+                    visible_in_it = Document.objects.filter(pk__in=allowed, collection_id=collection_id).count()
+                    assert count == visible_in_it, f"{where}: collection {collection_id} counts {count}"
                 leaked = [m for m in forbidden for text in seen.texts if m in text]
                 assert not leaked, f"{where} showed {leaked}: {_context(seen.texts, leaked)}"
                 cases["checks"] += 1
-                if seen.document_ids or seen.chunk_ids:  # the path showed this user something
+                if seen.document_ids or seen.chunk_ids or seen.collection_ids:  # it showed this user something
                     cases["showing"][path.__name__] = cases["showing"].get(path.__name__, 0) + 1
             # visible_to returns exactly the allowed chunks, not merely a subset.
             assert via_visible_to(user, query).chunk_ids == allowed_chunks
