@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,7 +41,7 @@ from tests.testapp.models import Article
 
 User = get_user_model()
 # Bounded so the suite stays fast; raise it to hunt (DJANGO_RAG_PROPERTY_EXAMPLES=500).
-MAX_EXAMPLES = int(os.environ.get("DJANGO_RAG_PROPERTY_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("DJANGO_RAG_PROPERTY_EXAMPLES", "15"))
 WORDS = "budget salary holiday laptop travel office contract security policy leave".split()
 VISIBILITY = st.sampled_from(["public", "users", "private"])
 
@@ -123,6 +124,13 @@ def via_langchain_store(user, query):
 # markup carries them. Every surface's whole output goes into ``texts``, so a document's
 # marker anywhere in it (a title, a snippet, an answer) counts as shown.
 
+def over_http(path: Callable[[Any, str], Seen]) -> Callable[[Any, str], Seen]:
+    """Marks a path that is an HTTP request: a request always has a user (``AnonymousUser``
+    for a visitor), so the world's ``None`` user, the same request again, is not sent."""
+    path.over_http = True  # type: ignore[attr-defined]
+    return path
+
+
 SEARCH_TAG = (
     "{% rag_search q k=10 as results %}{% for c in results %}"
     '<li data-chunk="{{ c.pk }}" data-document="{{ c.document_id }}">{{ c.document.title }}: {{ c.content }}</li>'
@@ -176,6 +184,7 @@ ADMIN_DOCUMENT_LINK = re.compile(r'href="/admin/django_rag/document/(\d+)/change
 COLLECTION_OPTION = re.compile(r'<option value="(\d+)"')
 
 
+@over_http
 def via_admin_ask(user, query):
     response = _client_as(user).get(reverse("admin:django_rag_ask"), {"question": query})
     page = response.content.decode()
@@ -202,6 +211,74 @@ def via_admin_ask(user, query):
     )
 
 
+ADMIN_CHUNK_LINK = re.compile(r'href="/admin/django_rag/chunk/(\d+)/change/')
+ADMIN_COLLECTION_ROW = re.compile(
+    r'href="/admin/django_rag/collection/(\d+)/change/">.*?class="field-document_count">(\d+)<', re.S
+)
+COLLECTION_FILTER = re.compile(r"collection__id__exact=(\d+)")
+COLLECTION_SELECT = re.compile(r'<select name="collection".*?</select>', re.S)
+
+
+@over_http
+def via_admin_pages(user, query):
+    """The admin's own pages as a staff member: the document, chunk and collection lists,
+    the chunk search box, and the change page of every document and collection in the world
+    (one the user may not see must not open)."""
+    client = _client_as(user)
+    changelist = client.get(reverse("admin:django_rag_document_changelist"))
+    active = user is not None and user.is_authenticated and user.is_active
+    if not (active and user.is_staff):
+        assert changelist.status_code == 302 and changelist["Location"].startswith("/admin/login/"), changelist.status_code
+        return Seen(texts=[changelist.content.decode()])
+    if not (user.is_superuser or user.has_perm("django_rag.view_document")):
+        assert changelist.status_code == 403, changelist.status_code
+        return Seen(texts=[changelist.content.decode()])
+
+    def page(url: str, **params: Any) -> str:
+        response = client.get(url, params)
+        assert response.status_code == 200, (url, response.status_code)
+        return response.content.decode()
+
+    listing = page(reverse("admin:django_rag_document_changelist"))
+    seen = Seen(
+        document_ids={int(pk) for pk in ADMIN_DOCUMENT_LINK.findall(listing)}, texts=[listing], complete=True,
+        collection_ids={int(pk) for pk in COLLECTION_FILTER.findall(listing)},
+    )
+    chunks = page(reverse("admin:django_rag_chunk_changelist"))
+    seen.chunk_ids |= {int(pk) for pk in ADMIN_CHUNK_LINK.findall(chunks)}
+    seen.texts.append(chunks)
+    # The search box echoes the query (marker and all) in its input and every link:
+    # from its results only the chunk ids are taken.
+    found = page(reverse("admin:django_rag_chunk_changelist"), q=query)
+    seen.chunk_ids |= {int(pk) for pk in ADMIN_CHUNK_LINK.findall(found)}
+    collections = page(reverse("admin:django_rag_collection_changelist"))
+    rows = ADMIN_COLLECTION_ROW.findall(collections)
+    seen.collection_ids |= {int(pk) for pk, _ in rows}
+    seen.collection_counts.update({int(pk): int(count) for pk, count in rows})
+    seen.texts.append(collections)
+    visible_documents = set(Document.objects.visible_to(user).values_list("pk", flat=True))
+    for pk in Document.objects.values_list("pk", flat=True):
+        response = client.get(reverse("admin:django_rag_document_change", args=[pk]))
+        if response.status_code == 200:
+            form = response.content.decode()
+            seen.document_ids.add(pk)
+            seen.texts.append(form)
+            selects = COLLECTION_SELECT.findall(form)
+            seen.collection_ids |= {int(c) for select in selects for c in COLLECTION_OPTION.findall(select)}
+        else:  # the admin answers a row outside its queryset as a missing one
+            assert response.status_code == 302 and pk not in visible_documents, (pk, response.status_code)
+    for pk in Collection.objects.values_list("pk", flat=True):
+        response = client.get(reverse("admin:django_rag_collection_change", args=[pk]))
+        if response.status_code == 200:
+            form = response.content.decode()
+            seen.collection_ids.add(pk)
+            seen.document_ids |= {int(d) for d in ADMIN_DOCUMENT_LINK.findall(form)}  # the documents inline
+            seen.texts.append(form)
+        else:
+            assert response.status_code == 302, (pk, response.status_code)
+    return seen
+
+
 API = "/api/rag"
 OPEN_API = "/open/rag"  # tests/api/open_urls.py: the router mounted without auth
 
@@ -217,7 +294,12 @@ def _key(user) -> str:
 
 
 def _api_requests(user, method: str, path: str, **kwargs: Any) -> list[Any]:
-    """What the API answers ``user`` for one request (a list, to include the open mount).
+    """What the API answers ``user`` for one request (a list, to include the open mount)."""
+    return _api_requests_many(user, method, [path], **kwargs)[0]
+
+
+def _api_requests_many(user, method: str, paths: list[str], **kwargs: Any) -> list[list[Any]]:
+    """What the API answers ``user`` for each path: ``[response]``, or ``[401, open mount's]``.
 
     An active user calls as the world drew: a session (``force_login``) or an API key.
     Anyone else must get 401 (an inactive user's session and key alike); they then call
@@ -228,13 +310,15 @@ def _api_requests(user, method: str, path: str, **kwargs: Any) -> list[Any]:
         client, headers = Client(), {"Authorization": f"Bearer {_key(user)}"}
     else:
         client = _client_as(user)
-    response = getattr(client, method)(API + path, headers=headers, **kwargs)
+    responses = [getattr(client, method)(API + path, headers=headers, **kwargs) for path in paths]
     if _api_accepts(user):
-        return [response]
-    assert response.status_code == 401, (response.status_code, response.content[:500])
+        return [[response] for response in responses]
+    for response in responses:
+        assert response.status_code == 401, (response.status_code, response.content[:500])
+    client = _client_as(user)
     with override_settings(ROOT_URLCONF="tests.api.open_urls"):
-        open_response = getattr(_client_as(user), method)(OPEN_API + path, **kwargs)
-    return [response, open_response]
+        opened = [getattr(client, method)(OPEN_API + path, **kwargs) for path in paths]
+    return [[response, open_response] for response, open_response in zip(responses, opened, strict=True)]
 
 
 def _ok(responses: list[Any]) -> list[Any]:
@@ -251,6 +335,7 @@ def _api_texts(responses: list[Any]) -> list[str]:
     return [r.content.decode() for r in responses]
 
 
+@over_http
 def via_api_search(user, query):
     responses = _api_requests(user, "get", "/search", data={"q": query, "k": 10})
     results = [r for body in _ok(responses) for r in body]
@@ -259,6 +344,7 @@ def via_api_search(user, query):
     )
 
 
+@over_http
 def via_api_ask(user, query):
     responses = _api_requests(user, "post", "/ask", data=json.dumps({"question": query}), content_type="application/json")
     seen = Seen()
@@ -275,6 +361,7 @@ def via_api_ask(user, query):
     return seen
 
 
+@over_http
 def via_api_ask_stream(user, query):
     responses = _api_requests(
         user, "post", "/ask/stream", data=json.dumps({"question": query}), content_type="application/json"
@@ -298,6 +385,7 @@ def via_api_ask_stream(user, query):
     return seen
 
 
+@over_http
 def via_api_documents(user, query):
     responses = _api_requests(user, "get", "/documents", data={"limit": 200})
     seen = Seen(texts=_api_texts(responses), complete=True)
@@ -308,15 +396,17 @@ def via_api_documents(user, query):
     return seen
 
 
+@over_http
 def via_api_document_pages(user, query):
     """``GET /documents/{id}`` for every document in the world: a document the caller may not
     see is 404 with the very body of one that does not exist (never 403)."""
     missing = (Document.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
-    absent = _ok_or_404(_api_requests(user, "get", f"/documents/{missing}"))
+    ids = list(Document.objects.values_list("pk", flat=True))
+    absent_responses, *each = _api_requests_many(user, "get", [f"/documents/{pk}" for pk in [missing, *ids]])
+    absent = _ok_or_404(absent_responses)
     assert absent and all(status == 404 for status, _ in absent)
-    seen = Seen(complete=True)
-    for pk in Document.objects.values_list("pk", flat=True):
-        responses = _api_requests(user, "get", f"/documents/{pk}")
+    seen = Seen(texts=_api_texts(absent_responses), complete=True)
+    for pk, responses in zip(ids, each, strict=True):
         seen.texts += _api_texts(responses)
         for (status, body), (_, nothing) in zip(_ok_or_404(responses), absent, strict=True):
             if status == 200:
@@ -327,6 +417,7 @@ def via_api_document_pages(user, query):
     return seen
 
 
+@over_http
 def via_api_collections(user, query):
     responses = _api_requests(user, "get", "/collections")
     seen = Seen(texts=_api_texts(responses))
@@ -349,7 +440,7 @@ def _ok_or_404(responses: list[Any]) -> list[tuple[int, Any]]:
 PATHS: list[Callable[[Any, str], Seen]] = [
     via_visible_to, via_search("semantic"), via_search("keyword"), via_search("hybrid"),
     via_ask, via_ask_cached, via_stream, via_aask, via_langchain_store,
-    via_tag_rag_answer, via_tag_rag_search, via_admin_ask,
+    via_tag_rag_answer, via_tag_rag_search, via_admin_ask, via_admin_pages,
     via_api_search, via_api_ask, via_api_ask_stream, via_api_documents, via_api_document_pages, via_api_collections,
 ]
 
@@ -360,8 +451,8 @@ users = st.lists(
         "superuser": st.sampled_from([False, False, True]),
         "active": st.sampled_from([True, True, True, False]),
         "groups": st.sets(st.integers(0, 2), max_size=2),
-        # Staff may open the admin (the Ask page needs view_document too); it grants no rows.
-        "staff": st.sampled_from(["no", "viewer", "viewer", "bare"]),
+        # Staff may open the admin (its pages need the view permissions too); it grants no rows.
+        "staff": st.sampled_from(["no", "viewer", "editor", "bare"]),
         "api_auth": st.sampled_from(["session", "key"]),
     }),
     min_size=1, max_size=3,
@@ -397,15 +488,20 @@ class World:
 
 def build_world(user_specs, collection_specs, document_specs, article_specs) -> World:
     groups = [Group.objects.create(name=f"g{n}") for n in range(3)]
-    view_document = Permission.objects.get(content_type__app_label="django_rag", codename="view_document")
+    viewing = Permission.objects.filter(
+        content_type__app_label="django_rag", codename__in=["view_document", "view_chunk", "view_collection"]
+    )
+    editing = Permission.objects.filter(content_type__app_label="django_rag", codename__in=["change_document", "change_collection"])
     people = []
     for n, spec in enumerate(user_specs):
         user = User.objects.create(
             username=f"u{n}", is_superuser=spec["superuser"], is_active=spec["active"], is_staff=spec["staff"] != "no"
         )
         user.groups.set(groups[g] for g in spec["groups"])
-        if spec["staff"] == "viewer":
-            user.user_permissions.add(view_document)
+        if spec["staff"] in ("viewer", "editor"):
+            user.user_permissions.add(*viewing)
+        if spec["staff"] == "editor":  # editable forms offer choices (the collection select)
+            user.user_permissions.add(*editing)
         user.api_auth = spec["api_auth"]
         people.append(user)
     pick = lambda index: people[index] if index is not None and index < len(people) else None  # noqa: E731
@@ -452,7 +548,7 @@ def _context(texts: list[str], leaked: list[str]) -> list[str]:
     return [text[max(0, i - 300) : i + 200] for text in texts for m in leaked if (i := text.find(m)) >= 0]
 
 
-cases: dict[str, Any] = {"worlds": 0, "checks": 0, "showing": {}}
+cases: dict[str, Any] = {"worlds": 0, "checks": 0, "showing": {}, "seconds": {}}
 
 
 @pytest.fixture
@@ -488,7 +584,11 @@ def test_no_path_shows_an_invisible_document(article_rule, user_specs, collectio
             allowed_chunks = set(Chunk.objects.filter(document_id__in=allowed).values_list("pk", flat=True))
             allowed_collections = {c.pk for c in Collection.objects.all() if may_see_collection(user, c)}
             for path in PATHS:
+                if user is None and getattr(path, "over_http", False):
+                    continue
+                started = time.perf_counter()
                 seen = path(user, query)
+                cases["seconds"][path.__name__] = cases["seconds"].get(path.__name__, 0) + time.perf_counter() - started
                 where = f"{path.__name__} as {user!r}"
                 assert seen.document_ids <= allowed, where
                 if seen.complete:
@@ -513,5 +613,6 @@ def test_report_how_many_cases_ran():
     """Runs after the property test (file order): print and check how much it exercised."""
     print(f"\naccess properties: {cases['worlds']} random worlds, {cases['checks']} (user, path) checks")
     print("checks where the path showed something:", ", ".join(f"{k} {v}" for k, v in cases["showing"].items()))
+    print("seconds per path:", ", ".join(f"{k} {v:.1f}" for k, v in cases["seconds"].items()))
     if cases["worlds"]:  # zero when this test is selected alone
         assert cases["worlds"] >= MAX_EXAMPLES // 2
