@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -44,6 +44,11 @@ class DocumentInline(admin.TabularInline):
     show_change_link = True
     formfield_overrides = URL_FORM_FIELD
 
+    def get_queryset(self, request):
+        # Only the documents the staff member may see, as on every other admin page: the
+        # collection's page must not list (nor let them edit) the others.
+        return super().get_queryset(request).visible_to(request.user)
+
 
 @admin.register(Collection)
 class CollectionAdmin(VisibleRowsAdmin):
@@ -56,7 +61,9 @@ class CollectionAdmin(VisibleRowsAdmin):
     list_select_related = ["owner"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_document_count=Count("documents"))
+        # Count only the documents the staff member may see: a count must not reveal the others.
+        visible = Q(documents__in=Document.objects.visible_to(request.user).values("pk"))
+        return super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
 
     @admin.display(description=_("documents"), ordering="_document_count")
     def document_count(self, obj):
@@ -77,7 +84,8 @@ class AskForm(forms.Form):
 @admin.register(Document)
 class DocumentAdmin(VisibleRowsAdmin):
     list_display = ["__str__", "collection", "visibility", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
-    list_filter = ["status", "visibility", "collection"]
+    # Offer only collections with documents the staff member may see, not every collection's name.
+    list_filter = ["status", "visibility", ("collection", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "source_url", "file"]
     list_select_related = ["collection"]
     filter_horizontal = ["groups"]
@@ -95,6 +103,11 @@ class DocumentAdmin(VisibleRowsAdmin):
     actions = ["ingest_documents", "reingest_documents", "remove_chunks"]
     formfield_overrides = URL_FORM_FIELD
     change_list_template = "django_rag/admin/document_change_list.html"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "collection":  # a document goes only into a collection the user may see
+            kwargs["queryset"] = Collection.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):

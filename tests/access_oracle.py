@@ -33,3 +33,10 @@ def may_see(user: Any, document: Document) -> bool:
 def visible_document_ids(user: Any) -> set[int]:
     documents = Document.objects.select_related("collection").prefetch_related("groups", "collection__groups")
     return {d.pk for d in documents if may_see(user, d)}
+
+
+def may_see_collection(user: Any, collection: Collection) -> bool:
+    """True when the built-in rules let ``user`` see ``collection`` (list it, pick it in a form)."""
+    if user is not None and user.is_authenticated and user.is_active and user.is_superuser:
+        return True
+    return _admits(user, collection)

@@ -224,3 +224,35 @@ def test_editing_a_document_keeps_the_status_a_worker_wrote_meanwhile(admin_clie
     document.refresh_from_db()
     assert document.source_url == "https://intranet.example/leave"
     assert (document.status, document.chunk_count) == ("ready", 3)
+
+
+def test_collection_and_document_pages_show_only_what_the_staff_member_may_see(client, django_user_model):
+    """The collection page's documents inline, its document count, the document list's
+    collection filter and the document form's collection choices all follow visible_to."""
+    from django.contrib.auth.models import Permission
+
+    from django_rag.models import Collection
+
+    owner = django_user_model.objects.create_user("owner")
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="django_rag",
+            codename__in=["view_document", "view_collection", "change_document", "change_collection"],
+        )
+    )
+    shared = Collection.objects.create(name="Shared", slug="shared", visibility="users")
+    hidden = Collection.objects.create(name="Hidden board", slug="board", visibility="private", owner=owner)
+    mine = Document.objects.create(collection=shared, title="Leave policy", text="Parental leave.", visibility="public")
+    Document.objects.create(collection=shared, title="Salary bands", text="Pay.", visibility="private", owner=owner)
+    Document.objects.create(collection=hidden, title="Board minutes", text="Minutes.", visibility="public")
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:django_rag_collection_change", args=[shared.pk])).content.decode()
+    assert "Leave policy" in page and "Salary bands" not in page
+    listing = client.get(reverse("admin:django_rag_collection_changelist")).content.decode()
+    assert 'class="field-document_count">1<' in listing and "Hidden board" not in listing
+    documents = client.get(reverse(CHANGELIST)).content.decode()
+    assert "Leave policy" in documents and "Hidden board" not in documents
+    form = client.get(reverse("admin:django_rag_document_change", args=[mine.pk])).content.decode()
+    assert "Shared" in form and "Hidden board" not in form
