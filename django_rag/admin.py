@@ -14,7 +14,8 @@ from django.utils.translation import ngettext
 
 from .exceptions import DjangoRAGError
 from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
-from .shortcuts import ask_as, queue_documents
+from .generation import ask
+from .shortcuts import queue_documents
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
 URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
@@ -178,8 +179,8 @@ class DocumentAdmin(VisibleRowsAdmin):
         answer, error = None, ""
         if form.is_valid():
             try:
-                answer = ask_as(
-                    request.user, form.cleaned_data["question"], collection=form.cleaned_data["collection"]
+                answer = ask(
+                    form.cleaned_data["question"], user=request.user, collection=form.cleaned_data["collection"]
                 )
             except (DjangoRAGError, ValueError) as exc:
                 # Provider errors carry no secrets (see exceptions.LLMError); staff need the reason.

@@ -53,26 +53,6 @@ def searchable_chunks(user: Any, *, collection: Collection | str | int | None = 
     return chunks
 
 
-def _anonymous_if_none(user: Any) -> Any:
-    if user is None:
-        from django.contrib.auth.models import AnonymousUser
-
-        return AnonymousUser()
-    return user
-
-
-def search_as(user: Any, query: str, **options: Any) -> list[Chunk]:
-    """:func:`search` over the chunks ``user`` may see (``Chunk.objects.visible_to``)."""
-    return search(query, user=_anonymous_if_none(user), **options)
-
-
-def ask_as(user: Any, question: str, **options: Any):
-    """:func:`django_rag.ask` for ``user``: it searches only what they may see, and logs them."""
-    from .generation import ask
-
-    return ask(question, user=_anonymous_if_none(user), **options)
-
-
 def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int]:
     """Enqueue ``task`` (a dotted path taking a document id) for each document, after the commit.
 

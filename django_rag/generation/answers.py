@@ -135,6 +135,7 @@ class _Asking:
         self.timings: dict[str, float] = {}
         self.standalone = self.question
         self.usage: dict[str, int] | None = None
+        self._searchable = None
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -164,10 +165,16 @@ class _Asking:
         )
 
     def searchable(self):
-        """The chunks this user may be answered from: visible, in the collection, in the queryset."""
-        from ..shortcuts import searchable_chunks
+        """The chunks this user may be answered from: visible, in the collection, in the queryset.
 
-        return searchable_chunks(self.user, collection=self.collection, queryset=self.queryset)
+        Built once per question: the access rules query the database to build it, and the
+        cache key, the retrieval and a cache hit's re-check all start from it.
+        """
+        if self._searchable is None:
+            from ..shortcuts import searchable_chunks
+
+            self._searchable = searchable_chunks(self.user, collection=self.collection, queryset=self.queryset)
+        return self._searchable
 
     def visibility_scope(self) -> str:
         """What the asker may see, as a cache-key part: the SQL (and parameters) of that filter.

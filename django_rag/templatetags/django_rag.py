@@ -17,8 +17,9 @@ from typing import Any
 from django import template
 
 from ..exceptions import DjangoRAGError
+from ..generation import ask
 from ..rendering import link_citations
-from ..shortcuts import ask_as, search_as
+from ..shortcuts import search
 
 logger = logging.getLogger("django_rag.templatetags")
 
@@ -38,7 +39,7 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
     if not question:
         return result
     try:
-        result["answer"] = ask_as(_user(context), question, **options)
+        result["answer"] = ask(question, user=_user(context), **options)
     except ValueError as exc:  # a question that is too long, an unknown mode
         result["error"] = str(exc)
     except DjangoRAGError as exc:
@@ -55,7 +56,7 @@ def rag_search(context: template.Context, query: str, **options: Any) -> list[An
     query = (query or "").strip()
     if not query:
         return []
-    return search_as(_user(context), query, **options)
+    return search(query, user=_user(context), **options)
 
 
 @register.filter

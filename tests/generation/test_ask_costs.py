@@ -52,3 +52,15 @@ def test_documents_full_text_is_not_fetched(handbook, scripted):  # noqa: F811
     assert retrieval and not any('"django_rag_document"."text"' in sql for sql in retrieval)
     # Still there on demand.
     assert "twenty days" in answer.citations[0].document.text
+
+
+@pytest.mark.django_db
+def test_access_rules_are_looked_up_once_per_question(handbook, scripted):  # noqa: F811
+    scripted("Parental leave is twenty days [1].", "Again [1].")
+    django_rag.ask("How many days of parental leave?", collection=handbook)  # fills the cache
+    # A cache hit builds the key and re-checks the sources against the asker's filter;
+    # an uncached question (another one) builds the key and retrieves: one lookup each.
+    for question in ("How many days of parental leave?", "How are travel expenses paid?"):
+        with CaptureQueriesContext(connection) as queries:
+            django_rag.ask(question, collection=handbook)
+        assert sum("NOT (visibility IN" in q["sql"] for q in queries.captured_queries) == 1

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_rag.exceptions import DjangoRAGError
 from django_rag.models import Collection
-from django_rag.shortcuts import ask_as
+from django_rag.generation import ask
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         if collection and not Collection.objects.filter(slug=collection).exists():
             raise CommandError(f"No collection with the slug {collection!r}.")
         try:
-            answer = ask_as(asker, question, collection=collection, k=k, mode=mode, llm=llm)
+            answer = ask(question, user=asker, collection=collection, k=k, mode=mode, llm=llm)
         except (ValueError, DjangoRAGError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(answer.text)
