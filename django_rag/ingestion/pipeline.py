@@ -274,6 +274,7 @@ def ingest_many(
     if size < 1:
         raise ValueError("batch_size must be at least 1.")
     resolved = _embedder(embedder)
+    documents = list(documents)
     ids = list(dict.fromkeys(d if isinstance(d, int) else d.pk for d in documents))
     results: list[IngestResult] = []
 
@@ -284,6 +285,14 @@ def ingest_many(
 
     for start in range(0, len(ids), size):
         _ingest_batch(ids[start : start + size], force=force, embedder=resolved, using=using, report=report)
+    # As ingest() does: instances the caller passed carry the outcome, so saving one
+    # again cannot write back a stale status or signature. One query for them all.
+    given = [d for d in documents if isinstance(d, Document)]
+    if given:
+        outcomes = Document.objects.using(using).in_bulk([d.pk for d in given])
+        for document in given:
+            if document.pk in outcomes:
+                _copy_outcome(outcomes[document.pk], document)
     return results
 
 

@@ -63,6 +63,17 @@ def test_stores_what_ingest_stores_in_fewer_writes(documents, testing_embedder):
 
 
 @pytest.mark.django_db
+def test_the_callers_instances_carry_the_outcome(documents, testing_embedder):
+    testing_embedder()
+    django_rag.ingest_many(documents)
+    for document in documents:
+        assert document.status == Document.Status.READY and document.chunk_count >= 2
+        document.save()  # a stale instance would write back "pending" and no signature
+    assert set(Document.objects.values_list("status", flat=True)) == {Document.Status.READY}
+    assert [r.status for r in django_rag.ingest_many(documents)] == ["unchanged"] * 5
+
+
+@pytest.mark.django_db
 def test_unchanged_documents_cost_no_embedding(documents, testing_embedder):
     embedder = testing_embedder()
     django_rag.ingest_many(documents[:3])
