@@ -11,6 +11,7 @@ from django.db.utils import DatabaseError
 from .conf import SETTING_TYPES, get_settings
 from .exceptions import RAGImproperlyConfigured
 from .redaction import redact
+from .vector_indexes import PRECISIONS
 
 
 def _setting_errors(settings: dict[str, Any]) -> list[Error]:
@@ -47,6 +48,14 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
         )
     errors.extend(_queue_errors(settings.get("QUEUE")))
+    precision = settings.get("VECTOR_INDEX_PRECISION")
+    if isinstance(precision, str) and precision not in PRECISIONS:
+        errors.append(
+            Error(
+                f'DJANGO_RAG["VECTOR_INDEX_PRECISION"] must be one of {", ".join(map(repr, PRECISIONS))}, not {precision!r}.',
+                id="django_rag.E011",
+            )
+        )
     return errors
 
 
@@ -168,7 +177,7 @@ def check_access_policy(app_configs=None, **kwargs: Any) -> list[Error]:
 def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
     """Checks that need the database: run by ``migrate`` and ``check --database default``."""
     from .embedders import embedders
-    from .vector_indexes import CHUNK_TABLE, index_exists, index_name
+    from .vector_indexes import CHUNK_TABLE, HNSW_MAX_DIMENSIONS, can_be_indexed, index_exists, index_name
 
     messages: list[Any] = []
     for alias in databases or []:
@@ -199,7 +208,17 @@ def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]
                 embedder = embedders[embedder_alias]
             except Exception:
                 continue  # reported by E001
-            if not index_exists(embedder, alias):
+            if not can_be_indexed(embedder):
+                messages.append(
+                    Warning(
+                        f"Embedder {embedder_alias!r} makes {embedder.dimensions}-dimensional vectors; pgvector's HNSW "
+                        f"index holds at most {HNSW_MAX_DIMENSIONS['halfvec']} (as halfvec), so semantic search "
+                        "scans every chunk of this embedder.",
+                        hint="Use an embedder (or a `dimensions` option) of at most 4000 dimensions to have an index.",
+                        id="django_rag.W004",
+                    )
+                )
+            elif not index_exists(embedder, alias):
                 messages.append(
                     Warning(
                         f"No HNSW index covers embedder {embedder_alias!r} ({embedder.identity}); "

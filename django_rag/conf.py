@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     # HNSW build parameters for those indexes (pgvector's defaults).
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 64,
+    # "auto": index vectors as pgvector's `vector`, or as `halfvec` (half precision) when
+    # they have more than the 2,000 dimensions a `vector` HNSW index holds; "half":
+    # always `halfvec`, which halves the indexes' memory.
+    "VECTOR_INDEX_PRECISION": "auto",
     # pgvector 0.8 iterative index scans, set on each new connection, so that filtered
     # semantic searches keep scanning until they have enough rows. None leaves it off.
     "HNSW_ITERATIVE_SCAN": "relaxed_order",
@@ -131,6 +135,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "AUTO_CREATE_VECTOR_INDEXES": bool,
     "HNSW_M": int,
     "HNSW_EF_CONSTRUCTION": int,
+    "VECTOR_INDEX_PRECISION": str,
     "HNSW_ITERATIVE_SCAN": (str, type(None)),
     "CANDIDATES": int,
     "RRF_K": (int, float),

@@ -14,7 +14,8 @@ each term's ``postings_per_term`` best postings bounds the cost on common terms;
 postings it skips are those whose contribution is smallest (see docs/retrieval.md).
 
 Semantic leg: ``ORDER BY embedding::vector(N) <=> query LIMIT n`` over the embedder's
-own rows, served by its partial HNSW index. Filtered HNSW scans would under-return, so
+own rows, served by its partial HNSW index (``halfvec(N)`` where that index is built on
+half precision, see :mod:`django_rag.vector_indexes`). Filtered HNSW scans would under-return, so
 pgvector 0.8's iterative scans are turned on for every connection
 (``DJANGO_RAG["HNSW_ITERATIVE_SCAN"]``).
 
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, FloatField, Func, IntegerField
+from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
 
@@ -48,28 +49,6 @@ def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
 
 def vector_literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
-
-
-class VectorCast(Func):
-    """``(column)::vector(N)``: the exact expression each partial HNSW index is built on."""
-
-    template = "(%(expressions)s)::vector(%(dimensions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: Any, dimensions: int) -> None:
-        super().__init__(expression, dimensions=int(dimensions))
-
-
-def cosine_distance(vector: Sequence[float], dimensions: int) -> Func:
-    """``embedding::vector(N) <=> 'query'::vector(N)`` as an ORM expression."""
-    return Func(
-        VectorCast(F("embedding"), dimensions),
-        RawSQL(f"%s::vector({int(dimensions)})", [vector_literal(vector)]),
-        function="",
-        arg_joiner=" <=> ",
-        template="(%(expressions)s)",
-        output_field=FloatField(),
-    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +127,9 @@ def semantic_leg(
     and picks an exact scan of the admitted rows when they are few (measured: 2-5 ms
     for broad and narrow filters at 15,000 chunks).
     """
-    dims = int(embedder.dimensions)
+    from .vector_indexes import vector_type
+
+    dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
     params: list[Any] = [vector_literal(vector), embedder.identity]
     if chunk_filter is not None:
@@ -157,7 +138,7 @@ def semantic_leg(
     params.append(limit)
     sql = (
         "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT c.id, (c.embedding::vector({dims}) <=> %s::vector({dims})) AS distance "
+        f"SELECT c.id, (c.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
         f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
     )
     # The vector literal comes first in the SELECT list, before the WHERE parameters.

@@ -12,6 +12,14 @@ expression index on ``(embedding::vector(N))`` restricted to its own rows::
 Semantic queries filter on the same identity and order by the same cast expression,
 so the planner can use the index. The indexes are created after ``migrate`` (see
 ``AUTO_CREATE_VECTOR_INDEXES``) or by ``manage.py rag_sync_indexes``.
+
+pgvector's HNSW indexes hold at most 2,000 dimensions of ``vector`` and 4,000 of
+``halfvec`` (half precision). An embedder of 2,001 to 4,000 dimensions (OpenAI's
+``text-embedding-3-large`` makes 3,072) is therefore indexed on ``embedding::halfvec(N)``,
+as is every embedder when ``VECTOR_INDEX_PRECISION`` is ``"half"`` (half the index's
+memory, for a negligible change in ranking). The column itself keeps full precision.
+Beyond 4,000 dimensions no HNSW index is possible: semantic searches scan the
+embedder's rows exactly, and check ``django_rag.W004`` says so.
 """
 
 from __future__ import annotations
@@ -26,9 +34,39 @@ from .embedders import BaseEmbedder, embedders
 
 CHUNK_TABLE = "django_rag_chunk"
 
+#: The most dimensions pgvector's HNSW index accepts for each type.
+HNSW_MAX_DIMENSIONS = {"vector": 2000, "halfvec": 4000}
+PRECISIONS = ("auto", "half")
+
+
+def vector_type(embedder: BaseEmbedder) -> str:
+    """``"vector"`` or ``"halfvec"``: the type ``embedder``'s vectors are indexed and searched as.
+
+    Searches cast to the same type as the index so the planner can use it; an embedder
+    too large for any HNSW index is searched in full precision.
+    """
+    dimensions = int(embedder.dimensions)
+    precision = get_setting("VECTOR_INDEX_PRECISION")
+    if precision not in PRECISIONS:
+        raise ValueError(f'DJANGO_RAG["VECTOR_INDEX_PRECISION"] must be one of {", ".join(PRECISIONS)}, not {precision!r}.')
+    if dimensions > HNSW_MAX_DIMENSIONS["halfvec"]:
+        return "vector"
+    if precision == "half" or dimensions > HNSW_MAX_DIMENSIONS["vector"]:
+        return "halfvec"
+    return "vector"
+
+
+def can_be_indexed(embedder: BaseEmbedder) -> bool:
+    return int(embedder.dimensions) <= HNSW_MAX_DIMENSIONS["halfvec"]
+
 
 def index_name(embedder: BaseEmbedder) -> str:
-    digest = hashlib.sha1(embedder.identity.encode("utf-8")).hexdigest()[:16]
+    key = embedder.identity
+    if vector_type(embedder) == "halfvec":
+        # A different name for the half-precision index of the same embedder, so that
+        # switching VECTOR_INDEX_PRECISION makes rag_sync_indexes build the new one.
+        key += ":halfvec"
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     return f"django_rag_chunk_hnsw_{digest}"
 
 
@@ -37,9 +75,10 @@ def _literal(value: str) -> str:
 
 
 def index_sql(embedder: BaseEmbedder) -> str:
+    kind = vector_type(embedder)
     return (
         f"CREATE INDEX IF NOT EXISTS {index_name(embedder)} ON {CHUNK_TABLE} "
-        f"USING hnsw ((embedding::vector({int(embedder.dimensions)})) vector_cosine_ops) "
+        f"USING hnsw ((embedding::{kind}({int(embedder.dimensions)})) {kind}_cosine_ops) "
         f"WITH (m = {int(get_setting('HNSW_M'))}, ef_construction = {int(get_setting('HNSW_EF_CONSTRUCTION'))}) "
         f"WHERE embedder = {_literal(embedder.identity)}"
     )
@@ -55,21 +94,50 @@ def index_exists(embedder: BaseEmbedder, using: str = DEFAULT_DB_ALIAS) -> bool:
 
 
 def ensure_index(embedder: BaseEmbedder, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Create ``embedder``'s HNSW index if it is missing; return True if it was created."""
-    if index_exists(embedder, using):
+    """Create ``embedder``'s HNSW index if it is missing; return True if it was created.
+
+    An embedder with more dimensions than any HNSW index holds gets none (see W004).
+    """
+    if not can_be_indexed(embedder) or index_exists(embedder, using):
         return False
     with connections[using].cursor() as cursor:
         cursor.execute(index_sql(embedder))
     return True
 
 
-def ensure_all_indexes(using: str = DEFAULT_DB_ALIAS) -> list[tuple[str, str, bool]]:
-    """Ensure an index for every configured embedder: ``[(alias, index name, created)]``."""
+def ensure_all_indexes(using: str = DEFAULT_DB_ALIAS) -> list[tuple[str, str | None, bool]]:
+    """Ensure an index for every configured embedder: ``[(alias, index name, created)]``.
+
+    The name is ``None`` for an embedder too large for any HNSW index.
+    """
     results = []
     for alias in embedders:
         embedder = embedders[alias]
-        results.append((alias, index_name(embedder), ensure_index(embedder, using)))
+        name = index_name(embedder) if can_be_indexed(embedder) else None
+        results.append((alias, name, ensure_index(embedder, using)))
     return results
+
+
+def stale_indexes(using: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """django-rag HNSW indexes that no configured embedder uses any more.
+
+    They are left by an embedder removed from the settings, a change of its options
+    (which changes its identity) or of ``VECTOR_INDEX_PRECISION``; they cost memory and
+    slow every write to the chunk table.
+    """
+    wanted = {index_name(embedders[alias]) for alias in embedders}
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s ORDER BY indexname",
+            [CHUNK_TABLE, "django\\_rag\\_chunk\\_hnsw\\_%"],
+        )
+        return [name for (name,) in cursor.fetchall() if name not in wanted]
+
+
+def drop_index(name: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
 
 
 def create_indexes_after_migrate(sender: Any, *, using: str = DEFAULT_DB_ALIAS, plan=None, **kwargs: Any) -> None:

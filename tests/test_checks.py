@@ -78,3 +78,33 @@ def test_embedder_without_index_warns_and_sync_command_fixes_it(capsys):
         assert checks.check_database(databases=["default"]) == []
         call_command("rag_sync_indexes")
         assert "exists" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_an_embedder_too_large_for_hnsw_warns_instead_of_asking_for_an_index(capsys):
+    huge = {"default": {"BACKEND": HASHING, "OPTIONS": {"dimensions": 4001}}}
+    with override_settings(DJANGO_RAG={"EMBEDDERS": huge}):
+        assert ids(checks.check_database(databases=["default"])) == ["django_rag.W004"]
+        call_command("rag_sync_indexes")
+        assert "no index (more than 4000 dimensions" in capsys.readouterr().out
+
+
+def test_vector_index_precision_must_be_known():
+    with override_settings(DJANGO_RAG={"VECTOR_INDEX_PRECISION": "quarter"}):
+        assert ids(checks.check_settings()) == ["django_rag.E011"]
+
+
+@pytest.mark.django_db
+def test_sync_command_lists_and_drops_stale_indexes(capsys):
+    from django_rag.vector_indexes import stale_indexes
+
+    other = {"default": {"BACKEND": HASHING, "OPTIONS": {"dimensions": 48}}}
+    with override_settings(DJANGO_RAG={"EMBEDDERS": other}):
+        stale = stale_indexes()
+        assert stale  # the index of the test settings' embedder
+        call_command("rag_sync_indexes")
+        out = capsys.readouterr().out
+        assert all(f"{name}: stale" in out for name in stale)
+        call_command("rag_sync_indexes", "--drop-stale")
+        assert all(f"{name}: dropped" in capsys.readouterr().out for name in stale)
+        assert stale_indexes() == []
