@@ -13,6 +13,7 @@ second table shows cache hits.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,10 @@ from benchmarks.common import load_scifact, median, percentile, setup_django, ta
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid",
+                        help="the search ask() runs (default hybrid)")
+    args = parser.parse_args()
     setup_django(
         "rag_latency",
         rag={
@@ -43,13 +48,13 @@ def main() -> None:
     _, queries, _ = load_scifact()
     questions = list(queries.values())[:200]
     for q in questions[:20]:  # warm up connections, caches and plans
-        django_rag.ask(q)
+        django_rag.ask(q, mode=args.mode)
 
     def measure(label: str) -> list:
         totals, overheads, retrieval = [], [], []
         for q in questions:
             t = time.perf_counter()
-            answer = django_rag.ask(q)
+            answer = django_rag.ask(q, mode=args.mode)
             total = (time.perf_counter() - t) * 1000
             overhead = total - answer.timings.get("embed", 0.0) - answer.timings.get("generate", 0.0)
             totals.append(total)
@@ -64,9 +69,10 @@ def main() -> None:
         DJANGO_RAG={**settings.DJANGO_RAG, "CACHE": "default"},
     ):
         for q in questions:
-            django_rag.ask(q)  # fill the cache
+            django_rag.ask(q, mode=args.mode)  # fill the cache
         rows.append(measure("ask(), cache hit"))
-    print(f"\nask() overhead at {chunks:,} chunks, {len(questions)} questions (ms; embedder and LLM excluded)\n")
+    print(f"\nask(mode={args.mode!r}) overhead at {chunks:,} chunks, {len(questions)} questions "
+          "(ms; embedder and LLM excluded)\n")
     print(table(["path", "overhead p50", "overhead p95", "of which retrieval p50", "total p50"], rows))
 
 

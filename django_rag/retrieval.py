@@ -6,10 +6,11 @@ list of candidates), ranks candidates in a derived table, and joins that table b
 ``django_rag_chunk`` with :class:`RankingJoin`, so the result is an ordinary, chainable
 QuerySet of ``Chunk`` rows annotated with ``score`` and each leg's rank.
 
-Keyword leg (BM25): the query is tokenised with ``to_tsvector(config, query)`` for each
-text search configuration in the corpus (or the one asked for), which never raises on
-user input and drops stop words; each term's best postings come from the
-``(config, lexeme, impact DESC)`` index; scores are ``sum(idf * impact)``. Reading only
+Keyword leg (BM25, the SQL function ``django_rag_bm25_search`` of migration 0009): the
+query is tokenised with ``to_tsvector(config, query)`` for each text search
+configuration in the corpus (or the one asked for), which never raises on user input and
+drops stop words; each term's best postings come from the ``(config, lexeme, impact
+DESC)`` index; scores are ``sum(idf * impact)``. Reading only
 each term's ``postings_per_term`` best postings bounds the cost on common terms; the
 postings it skips are those whose contribution is smallest (see docs/retrieval.md).
 
@@ -154,77 +155,71 @@ def keyword_leg(
 ) -> tuple[str, list[Any]]:
     """``(id, rank, score)`` of the ``limit`` best chunks by BM25.
 
-    Without a filter: each query term's ``postings_per_term`` best postings, summed.
-    With one, evaluating the ORM filter over every chunk it admits would cost more than
-    the search itself, so it runs in two passes. First, the unfiltered candidates are
-    checked best first by a correlated subquery until ``limit`` pass (a few probes for a
-    broad filter). Only if too few pass (a narrow filter) does the second pass run: it
-    materialises the admitted chunk ids, which are few, and reads each term's best
-    postings among them.
+    Without a filter: the SQL function ``django_rag_bm25_search`` (migration 0009), each
+    query term's best postings summed; being a function, its statement is planned once
+    per connection rather than once per search. With a filter, evaluating the ORM filter
+    over every chunk it admits would cost more than the search itself, so it runs in two
+    passes. First, the unfiltered candidates are checked best first by a correlated
+    subquery until ``limit`` pass (a few probes for a broad filter). Only if too few
+    pass (a narrow filter) does the second pass run: it materialises the admitted chunk
+    ids, which are few, and reads each term's best postings among them.
     """
-    params: list[Any] = [query]
+    search = "SELECT id, rank, score FROM django_rag_bm25_search(%s, %s::regconfig, %s, %s)"
+    if chunk_filter is None:
+        return search, [query, language or None, postings_per_term, limit]
+
+    params: list[Any] = [query, language or None, postings_per_term]
+    # Enough unfiltered candidates to fill `limit` unless the filter admits under ~10%.
+    params.append(limit * 10)
+    correlated_sql, correlated_params = chunk_filter.correlated('"rag_candidate"."id"')
+    params.extend(correlated_params)
+    params.append(limit)
     config_filter = ""
+    params.append(query)
     if language:
         config_filter = "WHERE s.config = %s::regconfig"
         params.append(language)
-    # weighted_terms is MATERIALIZED so idf is computed once per term, not per posting,
-    # and in float8: numeric ln() per row cost more than the whole index scan.
-    terms = (
-        "query_terms AS ("
+    params.extend(chunk_filter.params)
+    params.extend([postings_per_term, limit, limit, limit])
+    sql = (
+        f"WITH candidates AS MATERIALIZED ({search}),"
+        # A scalar subquery is never flattened into a join, so it runs per row, in the
+        # candidates' score order, and the LIMIT stops it early.
+        " first_pass AS MATERIALIZED ("
+        "  SELECT id, score FROM candidates rag_candidate"
+        f"  WHERE ({correlated_sql}) IS NOT NULL ORDER BY rank LIMIT %s"
+        " ),"
+        # The second pass: django_rag_bm25_search's statement, reading only the postings
+        # of admitted chunks. weighted_terms is MATERIALIZED so idf is computed once per
+        # term, not per posting, and in float8 (numeric ln() per row is slow).
+        " query_terms AS ("
         "  SELECT DISTINCT s.config, t.lexeme, s.chunks"
         "  FROM django_rag_corpus s CROSS JOIN LATERAL unnest(to_tsvector(s.config, %s)) AS t "
         f" {config_filter}"
-        "), weighted_terms AS MATERIALIZED ("
+        " ), weighted_terms AS MATERIALIZED ("
         "  SELECT config, lexeme, idf, idf / max(idf) OVER () AS share FROM ("
         "   SELECT q.config, q.lexeme,"
         "          ln(1.0::float8 + (q.chunks - t.df + 0.5::float8) / (t.df + 0.5::float8)) AS idf"
         "   FROM query_terms q JOIN django_rag_term t ON t.config = q.config AND t.lexeme = q.lexeme"
         "   WHERE t.df > 0) idfs"
-        ")"
-    )
-
-    def best_postings(extra_condition: str = "") -> str:
-        return (
-            "SELECT p.chunk_id AS id, sum(w.idf * p.impact) AS score"
-            " FROM weighted_terms w CROSS JOIN LATERAL ("
-            "  SELECT p.chunk_id, p.impact FROM django_rag_posting p"
-            f"  WHERE p.config = w.config AND p.lexeme = w.lexeme {extra_condition}"
-            # Each term reads postings in proportion to its idf: the rarest term gets the
-            # whole budget, a common one (long list, small weight) a fraction of it.
-            "  ORDER BY p.impact DESC LIMIT ceil(%s * w.share)::int"
-            ") p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
-        )
-
-    ranked = "SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank, score FROM scored"
-    if chunk_filter is None:
-        params.extend([postings_per_term, limit])
-        return f"WITH {terms}, scored AS ({best_postings()}) {ranked}", params
-
-    correlated_sql, correlated_params = chunk_filter.correlated('"rag_candidate"."id"')
-    # Enough unfiltered candidates to fill `limit` unless the filter admits under ~10%.
-    probe = limit * 10
-    params.extend([postings_per_term, probe])
-    params.extend(correlated_params)
-    params.append(limit)
-    params.extend(chunk_filter.params)
-    params.extend([postings_per_term, limit, limit, limit])
-    sql = (
-        f"WITH {terms},"
-        f" candidates AS MATERIALIZED ({best_postings()}),"
-        # A scalar subquery is never flattened into a join, so it runs per row, in the
-        # candidates' score order, and the LIMIT stops it early.
-        " first_pass AS MATERIALIZED ("
-        "  SELECT id, score FROM candidates rag_candidate"
-        f"  WHERE ({correlated_sql}) IS NOT NULL LIMIT %s"
         " ),"
         f" admitted AS MATERIALIZED ({chunk_filter.sql}),"
-        f" second_pass AS ({best_postings('AND p.chunk_id IN (SELECT pk FROM admitted)')}),"
+        " second_pass AS ("
+        "  SELECT p.chunk_id AS id, sum(w.idf * p.impact) AS score"
+        "  FROM weighted_terms w CROSS JOIN LATERAL ("
+        "   SELECT p.chunk_id, p.impact FROM django_rag_posting p"
+        "   WHERE p.config = w.config AND p.lexeme = w.lexeme AND p.chunk_id IN (SELECT pk FROM admitted)"
+        # Each term reads postings in proportion to its idf: the rarest term gets the
+        # whole budget, a common one (long list, small weight) a fraction of it.
+        "   ORDER BY p.impact DESC LIMIT ceil(%s * w.share)::int"
+        "  ) p GROUP BY p.chunk_id ORDER BY score DESC, id LIMIT %s"
+        " ),"
         " scored AS ("
         "  SELECT id, score FROM first_pass WHERE (SELECT count(*) FROM first_pass) >= %s"
         "  UNION ALL"
         "  SELECT id, score FROM second_pass WHERE (SELECT count(*) FROM first_pass) < %s"
         " )"
-        f" {ranked}"
+        " SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank, score FROM scored"
     )
     return sql, params
 
@@ -247,7 +242,7 @@ def hybrid_sql(
     if semantic and keyword:
         body = (
             "SELECT coalesce(s.id, k.id) AS id,"
-            " coalesce(%s / (%s + s.rank), 0) + coalesce(%s / (%s + k.rank), 0) AS score,"
+            " coalesce(%s::float8 / (%s::float8 + s.rank), 0) + coalesce(%s::float8 / (%s::float8 + k.rank), 0) AS score,"
             " s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score"
             " FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id"
         )
