@@ -8,8 +8,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.db import connections, router, transaction
+from django.db.models import signals
+from django.db.models.sql import InsertQuery
 
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
@@ -198,9 +201,11 @@ class _Asking:
             options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
             options.setdefault("embedder", self.embedder)
             t = self.lap("embed", t)
+        # Sources read their document (title, file, URL), not its collection: joining
+        # that too cost 1 ms a question at 100,000 chunks (benchmarks/RESULTS.md).
         results = list(
             getattr(chunks, self.mode)(self.standalone, **options)
-            .select_related("document", "document__collection")
+            .select_related("document")
             .defer(*SOURCE_DEFERRED_FIELDS)[: self.k]
         )
         self.lap("retrieve", t)
@@ -258,7 +263,7 @@ class _Asking:
         # Reloaded through the asker's visibility filter: a source made invisible since
         # the answer was cached (visibility edits do not change the index version) turns
         # the hit into a miss rather than a leak.
-        chunks = self.searchable().select_related("document", "document__collection").defer(
+        chunks = self.searchable().select_related("document").defer(
             *SOURCE_DEFERRED_FIELDS
         ).in_bulk(
             [s["chunk_id"] for s in data["sources"]]
@@ -289,16 +294,37 @@ def save_log_entry(entry: QueryLog) -> None:
     committed with ``synchronous_commit`` off (never a risk of corruption, only of losing
     the latest rows). Inside a caller's transaction the setting would apply to the
     caller's writes too, so the row is written normally there.
+
+    Outside a transaction it takes one round trip: ``set_config(..., is_local)`` and the
+    INSERT sent as one query string, which PostgreSQL runs as one implicit transaction,
+    so the setting covers exactly this row's commit (BEGIN, SET LOCAL, INSERT and COMMIT
+    one by one took four: 0.75 against 0.3 ms). ``pre_save`` and ``post_save`` are sent
+    as ``save()`` would.
     """
     using = router.db_for_write(QueryLog)
     connection = connections[using]
     if connection.in_atomic_block:
         entry.save(using=using)
         return
-    with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        entry.save(using=using)
+    with connection.cursor() as cursor:
+        # Several statements in one execute() need client-side binding, Django's default
+        # (DATABASES OPTIONS "server_side_binding" turns it off).
+        if not isinstance(cursor.cursor, psycopg.ClientCursor):
+            with transaction.atomic(using=using):
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                entry.save(using=using)
+            return
+        signals.pre_save.send(sender=QueryLog, instance=entry, raw=False, using=using, update_fields=None)
+        query = InsertQuery(QueryLog)
+        query.insert_values([f for f in QueryLog._meta.local_concrete_fields if not f.primary_key], [entry])
+        compiler = query.get_compiler(using=using)
+        compiler.returning_fields = [QueryLog._meta.pk]
+        [(sql, params)] = compiler.as_sql()
+        cursor.execute("SELECT set_config('synchronous_commit', 'off', true); " + sql, params)
+        cursor.cursor.nextset()  # the INSERT's result: RETURNING id
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding, entry._state.db = False, using
+    signals.post_save.send(sender=QueryLog, instance=entry, created=True, update_fields=None, raw=False, using=using)
 
 
 def ask(
