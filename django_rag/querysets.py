@@ -151,6 +151,38 @@ class RetrievalMixin:
     ):
         from . import retrieval
 
+        ranking = self._ranking(
+            query, semantic=semantic, keyword=keyword, options=options, vector=vector, embedder=embedder,
+            language=language,
+        )
+        if ranking is None:
+            return self.none()
+        results = retrieval.attach_ranking(self, *ranking, min_score=min_score)
+        # Search results are read for their text, not their vectors: loading and parsing
+        # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
+        # They still load on access; .defer(None) loads them eagerly.
+        return results.defer(*retrieval.SEARCH_DEFERRED_FIELDS)
+
+    def _ranking(
+        self,
+        query: str | None,
+        *,
+        semantic: bool,
+        keyword: bool,
+        options: dict[str, Any],
+        vector: Sequence[float] | None = None,
+        embedder: Any = None,
+        language: str | None = None,
+        top: int | None = None,
+    ) -> tuple[str, list[Any]] | None:
+        """The ranking statement ``(id, score, ...)`` of a search over this QuerySet's rows.
+
+        ``None`` when the search can find nothing (an empty query for the semantic leg,
+        a filter that matches nothing). ``top``: only the best ``top`` rows will be read
+        (see :func:`django_rag.retrieval.hybrid_sql`).
+        """
+        from . import retrieval
+
         model = retrieval.resolve_embedder(embedder) if semantic else None
         opts = retrieval.SearchOptions.build(**options, embedder=model)
         if query is not None and not isinstance(query, str):
@@ -159,24 +191,53 @@ class RetrievalMixin:
         try:
             chunk_filter = retrieval.ChunkFilter.from_queryset(self)
         except EmptyResultSet:  # a filter that can match nothing (pk__in=[], a policy denying all)
-            return self.none()
+            return None
         semantic_part = keyword_part = None
         if semantic:
             if vector is None:
                 if not query.strip():
-                    return self.none()
+                    return None
                 vector = model.embed_query(query)
             if len(vector) != model.dimensions:
                 raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
             semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, chunk_filter)
         if keyword:
             keyword_part = retrieval.keyword_leg(query, opts.candidates, opts.postings_per_term, language, chunk_filter)
-        sql, params = retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts)
-        results = retrieval.attach_ranking(self, sql, params, min_score=min_score)
-        # Search results are read for their text, not their vectors: loading and parsing
-        # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
-        # They still load on access; .defer(None) loads them eagerly.
-        return results.defer("embedding", "search_vector")
+        return retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts, top=top)
+
+    def top(self, query: str | None, k: int, *, mode: str = "hybrid", collections: bool = False, **options: Any) -> list:
+        """The ``k`` best chunks as a list, their documents loaded, in one statement.
+
+        The chunks ``list(self.<mode>(query, **options).select_related("document")[:k])``
+        returns, in the same order, built without the ORM's query compiler, which took a
+        third of a question's time in ``ask()`` (benchmarks/RESULTS.md). The QuerySet's
+        filters apply inside the legs as usual; its other settings (ordering,
+        annotations, ``select_related``) do not carry over. ``collections=True`` loads
+        each document's collection too. In hybrid mode a leg weighted 0 (the hashing
+        embedder's semantic leg, by default) runs only when the other finds fewer than
+        ``k`` chunks, since its rows could not be among the ``k`` otherwise; when it does
+        not run, ``semantic_rank`` and ``distance`` are ``None``.
+        """
+        import inspect
+
+        from . import retrieval
+
+        if mode not in {"hybrid", "semantic", "keyword"}:
+            raise ValueError(f"mode must be hybrid, semantic or keyword, not {mode!r}.")
+        if k < 1:
+            raise ValueError("k must be at least 1.")
+        # The mode's own method signature says which options it takes (TypeError otherwise).
+        arguments = inspect.signature(getattr(RetrievalMixin, mode)).bind(self, query, **options).arguments
+        arguments.pop("self"), arguments.pop("query")
+        min_score = arguments.pop("min_score", None)
+        search_options = {name: arguments.pop(name) for name in ("candidates", "rrf_k", "weights", "postings_per_term")
+                          if name in arguments}
+        ranking = self._ranking(
+            query, semantic=mode != "keyword", keyword=mode != "semantic", options=search_options, top=k, **arguments,
+        )
+        if ranking is None:
+            return []
+        return retrieval.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
 
 
 class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
@@ -38,6 +39,8 @@ from .embedders import BaseEmbedder, get_embedder
 
 CHUNK_TABLE = "django_rag_chunk"
 RANKING_ALIAS = "rag_ranking"
+#: Columns a search leaves unloaded: results are read for their text, not their vectors.
+SEARCH_DEFERRED_FIELDS = ("embedding", "search_vector")
 
 
 def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
@@ -229,15 +232,35 @@ def hybrid_sql(
     semantic: tuple[str, list[Any]] | None,
     keyword: tuple[str, list[Any]] | None,
     options: SearchOptions,
+    top: int | None = None,
 ) -> tuple[str, list[Any]]:
-    """Fuse the legs with weighted Reciprocal Rank Fusion into ``(id, score, ...)``."""
+    """Fuse the legs with weighted Reciprocal Rank Fusion into ``(id, score, ...)``.
+
+    ``top``: only the best ``top`` rows will be read (``QuerySet.top()``). A leg
+    weighted 0 adds nothing to any score, so its rows can only follow every row of the
+    other leg; when the other leg finds ``top`` rows, none of them is read. The leg then
+    runs only if the other finds fewer (a one-time filter: PostgreSQL does not start
+    its scan otherwise). The hashing embedder's semantic leg is weighted 0 by default.
+    """
     parts, params = [], []
-    if semantic:
-        parts.append(f"semantic AS MATERIALIZED ({semantic[0]})")
-        params.extend(semantic[1])
-    if keyword:
-        parts.append(f"keyword AS MATERIALIZED ({keyword[0]})")
-        params.extend(keyword[1])
+    legs = {"semantic": semantic, "keyword": keyword}
+    weights = {"semantic": options.semantic_weight, "keyword": options.keyword_weight}
+    gated = None
+    if top is not None and semantic and keyword:
+        gated = next((name for name in legs if weights[name] == 0 and weights[_other(name)] > 0), None)
+    for name in sorted(legs, key=lambda name: name == gated):  # a gated leg after the other
+        leg = legs[name]
+        if not leg:
+            continue
+        if name == gated:
+            parts.append(
+                f"{name} AS MATERIALIZED (SELECT * FROM ({leg[0]}) leg"
+                f" WHERE (SELECT count(*) FROM {_other(name)}) < %s)"
+            )
+            params.extend([*leg[1], int(top)])
+        else:
+            parts.append(f"{name} AS MATERIALIZED ({leg[0]})")
+            params.extend(leg[1])
     k = options.rrf_k
     if semantic and keyword:
         body = (
@@ -258,6 +281,10 @@ def hybrid_sql(
             " NULL::float8 AS distance, score AS keyword_score FROM keyword"
         )
     return f"WITH {', '.join(parts)} {body}", params
+
+
+def _other(leg: str) -> str:
+    return "keyword" if leg == "semantic" else "semantic"
 
 
 # --- attaching a ranking to a QuerySet ----------------------------------------------
@@ -404,3 +431,111 @@ def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score:
     if min_score is not None:
         qs = qs.filter(score__gte=min_score)
     return qs.order_by("-score", "pk")
+
+
+# --- the top k as model instances, without the ORM's compiler --------------------------
+
+
+_loaders: dict[tuple[Any, ...], tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
+
+
+def _loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
+    """Attribute names and converters that turn a row's columns into ``model`` field values.
+
+    The same converters the ORM's compiler applies (``from_db_value``, the backend's),
+    worked out once per model, fields and database.
+    """
+    key = (model, tuple(field.attname for field in fields), connection.alias)
+    if key not in _loaders:
+        _loaders[key] = _make_loader(model, fields, connection)
+    return _loaders[key]
+
+
+def _make_loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
+    table = model._meta.db_table
+    columns = []
+    for field in fields:
+        col = field.get_col(table)
+        columns.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+    return [field.attname for field in fields], columns
+
+
+def _instance(model: Any, db: str, loader: tuple[list[str], list[tuple[Any, list[Any]]]], values: Sequence[Any],
+              connection: Any) -> Any:
+    names, columns = loader
+    converted = list(values)
+    for n, (col, converters) in enumerate(columns):
+        for converter in converters:
+            converted[n] = converter(converted[n], col, connection)
+    return model.from_db(db, names, converted)
+
+
+def fetch_top(
+    queryset: Any, sql: str, params: Sequence[Any], *, k: int, min_score: float | None = None,
+    collections: bool = False,
+) -> list[Any]:
+    """The ``k`` best chunks of a ranking, with their documents (and collections), as a list.
+
+    One statement, as ``attach_ranking(...).select_related("document")[:k]`` would send,
+    but written here rather than by the ORM's compiler: building and compiling that
+    QuerySet cost more than a millisecond of a question's time in ``ask()``. The
+    instances are what the QuerySet would make: the same deferred fields (the chunk's
+    ``embedding`` and ``search_vector``, the document's ``text``), the ranking columns
+    as attributes, the document (and collection) cached on the relation.
+    """
+    from .models import Collection, Document
+
+    if k < 1:
+        raise ValueError("k must be at least 1.")
+    model, db = queryset.model, queryset.db
+    connection = connections[db]
+    qn = connection.ops.quote_name
+    ranking = qn(RANKING_ALIAS)
+    chunk_fields = [f for f in model._meta.concrete_fields if f.name not in SEARCH_DEFERRED_FIELDS]
+    document_fields = [f for f in Document._meta.concrete_fields if f.name != "text"]
+    collection_fields = list(Collection._meta.concrete_fields) if collections else []
+    document_relation = model._meta.get_field("document")
+    collection_relation = Document._meta.get_field("collection")
+    select = [f"c.{qn(f.column)}" for f in chunk_fields] + [f"{ranking}.{qn(name)}" for name in RANKING_COLUMNS]
+    select += [f"d.{qn(f.column)}" for f in document_fields] + [f"o.{qn(f.column)}" for f in collection_fields]
+    statement = (
+        f"SELECT {', '.join(select)} FROM {qn(model._meta.db_table)} c"
+        f" INNER JOIN ({sql}) {ranking} ON {ranking}.id = c.{qn(model._meta.pk.column)}"
+        f" INNER JOIN {qn(Document._meta.db_table)} d"
+        f" ON d.{qn(Document._meta.pk.column)} = c.{qn(document_relation.column)}"
+    )
+    if collections:
+        statement += (
+            f" LEFT OUTER JOIN {qn(Collection._meta.db_table)} o"
+            f" ON o.{qn(Collection._meta.pk.column)} = d.{qn(collection_relation.column)}"
+        )
+    params = list(params)
+    if min_score is not None:
+        statement += f" WHERE {ranking}.score >= %s"
+        params.append(min_score)
+    statement += f" ORDER BY {ranking}.score DESC, c.{qn(model._meta.pk.column)} LIMIT %s"
+    params.append(int(k))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+
+    chunk_loader = _loader(model, chunk_fields, connection)
+    document_loader = _loader(Document, document_fields, connection)
+    collection_loader = _loader(Collection, collection_fields, connection)
+    ends = [len(chunk_fields), len(RANKING_COLUMNS), len(document_fields), len(collection_fields)]
+    results = []
+    for row in rows:
+        first = ends[0]
+        chunk = _instance(model, db, chunk_loader, row[:first], connection)
+        for name, value in zip(RANKING_COLUMNS, row[first:first + ends[1]]):
+            setattr(chunk, name, value)
+        first += ends[1]
+        document = _instance(Document, db, document_loader, row[first:first + ends[2]], connection)
+        first += ends[2]
+        if collections:
+            values = row[first:first + ends[3]]
+            collection = None if values[0] is None else _instance(Collection, db, collection_loader, values, connection)
+            collection_relation.set_cached_value(document, collection)
+        document_relation.set_cached_value(chunk, document)
+        results.append(chunk)
+    return results

@@ -31,8 +31,7 @@ def search(
     if k < 1:
         raise ValueError("k must be at least 1.")
     chunks = searchable_chunks(user, collection=collection, queryset=queryset)
-    results = getattr(chunks, mode)(query, **options).select_related("document", "document__collection")
-    return list(results[:k])
+    return chunks.top(query, k, mode=mode, collections=True, **options)
 
 
 def searchable_chunks(user: Any, *, collection: Collection | str | int | None = None, queryset: Any = None) -> Any:

@@ -203,11 +203,7 @@ class _Asking:
             t = self.lap("embed", t)
         # Sources read their document (title, file, URL), not its collection: joining
         # that too cost 1 ms a question at 100,000 chunks (benchmarks/RESULTS.md).
-        results = list(
-            getattr(chunks, self.mode)(self.standalone, **options)
-            .select_related("document")
-            .defer(*SOURCE_DEFERRED_FIELDS)[: self.k]
-        )
+        results = chunks.top(self.standalone, self.k, mode=self.mode, **options)
         self.lap("retrieve", t)
         return [Source.from_chunk(n, chunk) for n, chunk in enumerate(results, start=1)]
 
