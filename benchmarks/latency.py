@@ -216,7 +216,7 @@ keyword AS MATERIALIZED (
 # What the QuerySet selects: every column but the deferred embedding and search_vector.
 CHUNK_COLUMNS = (
     "c.id, c.document_id, c.index, c.content, c.context, c.metadata, c.embedder, c.language, "
-    "r.score, r.semantic_rank, r.keyword_rank, r.distance, r.keyword_score"
+    "r.score, r.semantic_rank, r.keyword_rank, r.distance, r.keyword_score, r.best_rank"
 )
 WIDE_COLUMNS = CHUNK_COLUMNS.replace("c.metadata, ", "c.metadata, c.embedding, c.search_vector, ")
 
@@ -227,40 +227,42 @@ ranking AS (
     SELECT coalesce(s.id, k.id) AS id,
            coalesce(%(semantic_weight)s / (%(rrf_k)s + s.rank), 0)
            + coalesce(%(keyword_weight)s / (%(rrf_k)s + k.rank), 0) AS score,
-           s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score
+           s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score,
+           least(s.rank, k.rank) AS best_rank
     FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id
 )
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
-ORDER BY r.score DESC, c.id LIMIT %(k)s""",
+ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
     "hybrid, BM25 inlined": f"""
 WITH {SEMANTIC_CTE}, {KEYWORD_CTE_INLINED},
 ranking AS (
     SELECT coalesce(s.id, k.id) AS id,
            coalesce(%(semantic_weight)s / (%(rrf_k)s + s.rank), 0)
            + coalesce(%(keyword_weight)s / (%(rrf_k)s + k.rank), 0) AS score,
-           s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score
+           s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score,
+           least(s.rank, k.rank) AS best_rank
     FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id
 )
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
-ORDER BY r.score DESC, c.id LIMIT %(k)s""",
+ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
     "semantic": f"""
 WITH {SEMANTIC_CTE},
 ranking AS (
     SELECT id, 1 - distance AS score, rank AS semantic_rank, NULL::bigint AS keyword_rank, distance,
-           NULL::float8 AS keyword_score
+           NULL::float8 AS keyword_score, rank AS best_rank
     FROM semantic
 )
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
-ORDER BY r.score DESC, c.id LIMIT %(k)s""",
+ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
     "keyword": f"""
 WITH {KEYWORD_CTE},
 ranking AS (
     SELECT id, score, NULL::bigint AS semantic_rank, rank AS keyword_rank, NULL::float8 AS distance,
-           score AS keyword_score
+           score AS keyword_score, rank AS best_rank
     FROM keyword
 )
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
-ORDER BY r.score DESC, c.id LIMIT %(k)s""",
+ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
 }
 
 

@@ -73,10 +73,11 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
 class RetrievalMixin:
     """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.
 
-    Each returns a QuerySet of chunks ordered by ``score`` (best first), with the
-    ``embedding`` and ``search_vector`` columns deferred, and annotated
-    with ``score``, ``semantic_rank``, ``keyword_rank``, ``distance`` and
-    ``keyword_score`` (``None`` for a leg that did not find the chunk). Filters applied
+    Each returns a QuerySet of chunks ordered by ``score`` (best first; equal scores by
+    ``best_rank``, then id), with the ``embedding`` and ``search_vector`` columns
+    deferred, and annotated with ``score``, ``semantic_rank``, ``keyword_rank``,
+    ``distance``, ``keyword_score`` (``None`` for a leg that did not find the chunk) and
+    ``best_rank`` (the better of the two ranks). Filters applied
     *before* the call restrict the candidates inside each leg; filters applied after it
     only drop rows from the final list. Slice the result to get the top k.
     """

@@ -266,19 +266,22 @@ def hybrid_sql(
         body = (
             "SELECT coalesce(s.id, k.id) AS id,"
             " coalesce(%s::float8 / (%s::float8 + s.rank), 0) + coalesce(%s::float8 / (%s::float8 + k.rank), 0) AS score,"
-            " s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score"
+            " s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score,"
+            # Ties in score (rows of a leg weighted 0 all score 0) go to the row one of
+            # the legs ranked better, rather than to the lower id.
+            " least(s.rank, k.rank) AS best_rank"
             " FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id"
         )
         params.extend([options.semantic_weight, k, options.keyword_weight, k])
     elif semantic:
         body = (
             "SELECT id, 1 - distance AS score, rank AS semantic_rank, NULL::bigint AS keyword_rank,"
-            " distance, NULL::float8 AS keyword_score FROM semantic"
+            " distance, NULL::float8 AS keyword_score, rank AS best_rank FROM semantic"
         )
     else:
         body = (
             "SELECT id, score, NULL::bigint AS semantic_rank, rank AS keyword_rank,"
-            " NULL::float8 AS distance, score AS keyword_score FROM keyword"
+            " NULL::float8 AS distance, score AS keyword_score, rank AS best_rank FROM keyword"
         )
     return f"WITH {', '.join(parts)} {body}", params
 
@@ -386,6 +389,7 @@ RANKING_COLUMNS = {
     "keyword_rank": IntegerField(),
     "distance": FloatField(),
     "keyword_score": FloatField(),
+    "best_rank": IntegerField(),
 }
 
 
@@ -430,7 +434,7 @@ def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score:
     qs = qs.annotate(**{name: RankingColumn(alias, name, field) for name, field in RANKING_COLUMNS.items()})
     if min_score is not None:
         qs = qs.filter(score__gte=min_score)
-    return qs.order_by("-score", "pk")
+    return qs.order_by("-score", "best_rank", "pk")
 
 
 # --- the top k as model instances, without the ORM's compiler --------------------------
@@ -513,7 +517,7 @@ def fetch_top(
     if min_score is not None:
         statement += f" WHERE {ranking}.score >= %s"
         params.append(min_score)
-    statement += f" ORDER BY {ranking}.score DESC, c.{qn(model._meta.pk.column)} LIMIT %s"
+    statement += f" ORDER BY {ranking}.score DESC, {ranking}.best_rank, c.{qn(model._meta.pk.column)} LIMIT %s"
     params.append(int(k))
     with connection.cursor() as cursor:
         cursor.execute(statement, params)

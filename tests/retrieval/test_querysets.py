@@ -161,3 +161,19 @@ def test_lexical_embedder_defaults_to_a_zero_semantic_weight(handbook, rag_setti
     # An explicit weight still wins over the embedder's default.
     weighted = Chunk.objects.hybrid(query, weights={"semantic": 1.0}).first()
     assert weighted.score == pytest.approx(2 / 61)
+
+
+@pytest.mark.django_db
+def test_rows_of_a_zero_weight_leg_follow_in_that_legs_order(handbook, rag_settings):
+    rag_settings(HYBRID_WEIGHTS=None)  # the hashing embedder's own default: semantic weight 0
+    # Misspelt: no word is in any chunk, so the keyword leg finds nothing; the hashing
+    # embedder's character n-grams still bring the pets passage (the last one created,
+    # the highest id) nearest. Every row scores 0: their order is the semantic leg's.
+    query = "dogz vaccinatd fridayz offise"
+    assert Chunk.objects.keyword(query).count() == 0
+    semantic = [c.pk for c in Chunk.objects.semantic(query)[:4]]
+    hybrid = list(Chunk.objects.hybrid(query)[:4])
+    assert all(c.score == 0 for c in hybrid)
+    assert [c.pk for c in hybrid] == semantic
+    assert hybrid[0].document.title == "pets" and [c.best_rank for c in hybrid] == [1, 2, 3, 4]
+    assert [c.pk for c in Chunk.objects.top(query, 4)] == semantic
