@@ -233,18 +233,6 @@ ranking AS (
 )
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
 ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
-    "hybrid, BM25 inlined": f"""
-WITH {SEMANTIC_CTE}, {KEYWORD_CTE_INLINED},
-ranking AS (
-    SELECT coalesce(s.id, k.id) AS id,
-           coalesce(%(semantic_weight)s / (%(rrf_k)s + s.rank), 0)
-           + coalesce(%(keyword_weight)s / (%(rrf_k)s + k.rank), 0) AS score,
-           s.rank AS semantic_rank, k.rank AS keyword_rank, s.distance, k.score AS keyword_score,
-           least(s.rank, k.rank) AS best_rank
-    FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id
-)
-SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
-ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
     "semantic": f"""
 WITH {SEMANTIC_CTE},
 ranking AS (
@@ -264,6 +252,9 @@ ranking AS (
 SELECT {CHUNK_COLUMNS} FROM ranking r JOIN django_rag_chunk c ON c.id = r.id
 ORDER BY r.score DESC, r.best_rank, c.id LIMIT %(k)s""",
 }
+
+
+RAW_SQL["hybrid, BM25 inlined"] = RAW_SQL["hybrid"].replace(KEYWORD_CTE, KEYWORD_CTE_INLINED)
 
 
 def raw_connection(prepare: bool) -> Any:

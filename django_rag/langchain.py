@@ -108,12 +108,11 @@ from .ingestion.pipeline import (
 )
 from .ingestion.splitting import split_sections
 from .models import Chunk, Collection, Document
+from .retrieval import check_mode
 from .receivers import auto_ingest_paused
 
 #: The key of ``Document.metadata`` that holds the LangChain id.
 ID_KEY = "langchain_id"
-
-MODES = ("hybrid", "semantic", "keyword")
 
 # What metadata["format"] may say about a text (django-rag reads it; "pdf" is for files).
 _TEXT_FORMATS = tuple(fmt for fmt in SUPPORTED_FORMATS if fmt != "pdf")
@@ -274,8 +273,7 @@ class DjangoRAGVectorStore(VectorStore):
         using: str = "default",
         user: Any = _EVERY_DOCUMENT,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        check_mode(mode)
         if collection is not None and not isinstance(collection, (Collection, str, int)):
             raise TypeError(
                 f"collection must be a Collection, a slug or a primary key, not {type(collection).__name__}."
@@ -530,8 +528,7 @@ class DjangoRAGVectorStore(VectorStore):
     ) -> list[tuple[LCDocument, float, Chunk]]:
         """``(document, score, best chunk)`` for the ``k`` best results, best first."""
         mode = mode or self.mode
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        check_mode(mode)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}.")
         unknown = set(options) - _MODE_OPTIONS[mode]

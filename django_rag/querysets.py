@@ -138,27 +138,14 @@ class RetrievalMixin:
             options={"candidates": candidates, "rrf_k": rrf_k, "weights": weights, "postings_per_term": postings_per_term},
         )
 
-    def _search(
-        self,
-        query: str | None,
-        *,
-        semantic: bool,
-        keyword: bool,
-        options: dict[str, Any],
-        vector: Sequence[float] | None = None,
-        embedder: Any = None,
-        language: str | None = None,
-        min_score: float | None = None,
-    ):
+    def _search(self, query: str | None, *, min_score: float | None = None, **ranking: Any):
+        """The QuerySet of a search: :meth:`_ranking`'s statement joined to these rows."""
         from . import retrieval
 
-        ranking = self._ranking(
-            query, semantic=semantic, keyword=keyword, options=options, vector=vector, embedder=embedder,
-            language=language,
-        )
-        if ranking is None:
+        statement = self._ranking(query, **ranking)
+        if statement is None:
             return self.none()
-        results = retrieval.attach_ranking(self, *ranking, min_score=min_score)
+        results = retrieval.attach_ranking(self, *statement, min_score=min_score)
         # Search results are read for their text, not their vectors: loading and parsing
         # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
         # They still load on access; .defer(None) loads them eagerly.
@@ -223,8 +210,7 @@ class RetrievalMixin:
 
         from . import retrieval
 
-        if mode not in {"hybrid", "semantic", "keyword"}:
-            raise ValueError(f"mode must be hybrid, semantic or keyword, not {mode!r}.")
+        retrieval.check_mode(mode)
         if k < 1:
             raise ValueError("k must be at least 1.")
         # The mode's own method signature says which options it takes (TypeError otherwise).

@@ -36,11 +36,19 @@ from django.db.models.sql.constants import INNER
 
 from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
+from .vector_indexes import vector_type
 
 CHUNK_TABLE = "django_rag_chunk"
 RANKING_ALIAS = "rag_ranking"
 #: Columns a search leaves unloaded: results are read for their text, not their vectors.
 SEARCH_DEFERRED_FIELDS = ("embedding", "search_vector")
+#: The searches: both legs fused, or one of them.
+MODES = ("hybrid", "semantic", "keyword")
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
 
 
 def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
@@ -131,8 +139,6 @@ def semantic_leg(
     and picks an exact scan of the admitted rows when they are few (measured: 2-5 ms
     for broad and narrow filters at 15,000 chunks).
     """
-    from .vector_indexes import vector_type
-
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
     params: list[Any] = [vector_literal(vector), embedder.identity]
@@ -489,8 +495,6 @@ def fetch_top(
     """
     from .models import Collection, Document
 
-    if k < 1:
-        raise ValueError("k must be at least 1.")
     model, db = queryset.model, queryset.db
     connection = connections[db]
     qn = connection.ops.quote_name

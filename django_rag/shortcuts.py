@@ -6,8 +6,6 @@ from typing import Any
 
 from .models import Chunk, Collection
 
-MODES = ("hybrid", "semantic", "keyword")
-
 
 def search(
     query: str,
@@ -25,11 +23,8 @@ def search(
     SQL, inside each retrieval leg (see docs/permissions.md). ``collection`` is a :class:`Collection`, its slug or its primary key. ``queryset``
     narrows the search further (any ``Chunk`` QuerySet); other keyword arguments go to
     the search method (``candidates``, ``rrf_k``, ``weights``, ``vector``, ``language``...).
+    ``QuerySet.top()`` checks ``mode``, ``k`` and the options.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
-    if k < 1:
-        raise ValueError("k must be at least 1.")
     chunks = searchable_chunks(user, collection=collection, queryset=queryset)
     return chunks.top(query, k, mode=mode, collections=True, **options)
 

@@ -18,18 +18,17 @@ from ..conf import get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, QueryLog
 from ..redaction import redact
-from ..retrieval import resolve_embedder
+from ..retrieval import SEARCH_DEFERRED_FIELDS, check_mode, resolve_embedder
 from . import cache as answer_cache
 from .citations import cited_numbers, remove_invalid_citations
 from .prompts import answer_messages, condense_messages
 
 logger = logging.getLogger("django_rag.generation")
 
-MODES = ("hybrid", "semantic", "keyword")
 PROMPT_VERSION = "1"  # bump when the default templates change meaning
 # A text document's whole text (up to MAX_TEXT_LENGTH) is not needed to cite it; the
 # chunk's own content is what the prompt and the reader see.
-SOURCE_DEFERRED_FIELDS = ("document__text", "embedding", "search_vector")
+SOURCE_DEFERRED_FIELDS = ("document__text", *SEARCH_DEFERRED_FIELDS)
 
 
 @dataclass
@@ -125,8 +124,7 @@ class _Asking:
 
         self.started = time.perf_counter()
         self.question, self.history = _validate(question, history)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        check_mode(mode)
         self.user, self.mode = user, mode
         self.collection = _resolve_collection(collection)
         self.k = int(k or get_setting("ANSWER_K"))
