@@ -95,5 +95,15 @@ DJANGO_RAG = {
 # real `qcluster` against the test database.
 Q_CLUSTER = {"name": "django_rag_tests", "orm": "default", "workers": 1, "timeout": 60, "retry": 90, "poll": 0.1}
 
+# Processes that the Redis tests start (tests/scaling/) are given a redis-server's URL:
+# django-q2's broker and Django's cache live there, as on a site spread over machines.
+REDIS_URL = os.environ.get("DJANGO_RAG_TEST_REDIS_URL")
+if REDIS_URL:
+    Q_CLUSTER = {
+        "name": "django_rag_tests_redis", "redis": REDIS_URL, "workers": int(os.environ.get("DJANGO_RAG_TEST_Q_WORKERS", "1")),
+        "timeout": 60, "retry": 90, "poll": 0.1,
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
 # Tests log users in (admin_client, the browser tests); a slow hasher costs ~1 s each.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
