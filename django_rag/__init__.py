@@ -51,6 +51,13 @@ def stream(question: str, **options: Any):
     return _stream(question, **options)
 
 
+def read_from_primary():
+    """Read from the primary database for a while. See :func:`django_rag.routing.read_from_primary`."""
+    from .routing import read_from_primary as _read_from_primary
+
+    return _read_from_primary()
+
+
 async def aask(question: str, **options: Any):
     """Async twin of :func:`ask`."""
     from .generation import aask as _aask

@@ -67,7 +67,7 @@ def collection_filter(user: Any) -> Q:
     return _rule(user, Collection)
 
 
-def has_restrictions(using: str = "default") -> bool:
+def has_restrictions(using: str | None = None) -> bool:
     """Whether any collection or document is less than public (one query, two index probes).
 
     While none is, the built-in rules admit every row for every user, and a filter that
@@ -77,8 +77,9 @@ def has_restrictions(using: str = "default") -> bool:
     from django.db import connections
 
     from .models import Collection, Document, Visibility
+    from .routing import read_database
 
-    with connections[using].cursor() as cursor:
+    with connections[using or read_database()].cursor() as cursor:
         cursor.execute(
             f"SELECT EXISTS (SELECT FROM {Collection._meta.db_table} WHERE visibility <> %s)"
             # The same condition as the partial index django_rag_document_restricted.
@@ -99,7 +100,11 @@ def default_policy(user: Any) -> Q:
     # PostgreSQL estimates `collection_id IN (1, 2, 3)` from its statistics, whereas a
     # nested subquery looks like half the table and leads the semantic leg to an HNSW
     # scan that reads thousands of rows to find the few a narrow rule admits.
-    visible_collections = list(Collection.objects.filter(collection_filter(user)).values_list("pk", flat=True))
+    from .routing import read_database
+
+    visible_collections = list(
+        Collection.objects.using(read_database(Collection)).filter(collection_filter(user)).values_list("pk", flat=True)
+    )
     in_visible_collection = Q(collection__isnull=True) | Q(collection_id__in=visible_collections)
     return in_visible_collection & _rule(user, Document, inherit=True)
 

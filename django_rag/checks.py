@@ -173,6 +173,20 @@ def check_access_policy(app_configs=None, **kwargs: Any) -> list[Error]:
     return []
 
 
+@register("django_rag")
+def check_read_database(app_configs=None, **kwargs: Any) -> list[Error]:
+    alias = get_settings().get("READ_DATABASE")
+    if not isinstance(alias, str) or alias in connections.settings:
+        return []  # unset, an alias Django knows, or reported by E010
+    return [
+        Error(
+            f'DJANGO_RAG["READ_DATABASE"] = {alias!r} is not an alias in DATABASES.',
+            hint=f"Known aliases: {', '.join(connections.settings)}. Unset it to read where Django's routers say.",
+            id="django_rag.E090",
+        )
+    ]
+
+
 @register(Tags.database, "django_rag")
 def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
     """Checks that need the database: run by ``migrate`` and ``check --database default``."""

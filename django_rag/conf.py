@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # shares a term with the question and none is at least this similar (cosine).
     "NO_ANSWER_MIN_SIMILARITY": 0.3,
     "MAX_QUESTION_LENGTH": 2000,
+    # DATABASES alias that searches, ask() and the API read from (a streaming replica);
+    # None: wherever Django's database routers send reads. Writes never go there.
+    "READ_DATABASE": None,
     # Django cache alias for query embeddings and answers (None: no caching).
     "CACHE": "default",
     "EMBEDDING_CACHE_TIMEOUT": 24 * 3600,
@@ -145,6 +148,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "NO_ANSWER_TEXT": str,
     "NO_ANSWER_MIN_SIMILARITY": (int, float),
     "MAX_QUESTION_LENGTH": int,
+    "READ_DATABASE": (str, type(None)),
     "CACHE": (str, type(None)),
     "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
     "ANSWER_CACHE_TIMEOUT": (int, type(None)),

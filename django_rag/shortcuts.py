@@ -31,7 +31,14 @@ def search(
 
 def searchable_chunks(user: Any, *, collection: Collection | str | int | None = None, queryset: Any = None) -> Any:
     """The chunks a search for ``user`` may consider: visible ones, in ``collection``, within ``queryset``."""
-    chunks = queryset if queryset is not None else Chunk.objects.all()
+    from .routing import read_database
+
+    if queryset is None:
+        chunks = Chunk.objects.using(read_database())
+    elif queryset._db is None:  # a QuerySet given with .using() keeps its database
+        chunks = queryset.using(read_database())
+    else:
+        chunks = queryset
     # Through the condition rather than queryset.visible_to(), so a QuerySet from a
     # site's own chunk manager is filtered too.
     condition = Chunk.objects.visibility_condition(user)

@@ -24,6 +24,7 @@ from ..exceptions import DjangoRAGError, UnsupportedFileType
 from ..ingestion.extractors import detect_format
 from ..models import Collection, Document
 from ..receivers import auto_ingest_paused
+from ..routing import read_database
 from .auth import caller, default_auth
 from .errors import LLM_ERRORS, ApiError, error_codes, error_response, mapped_errors
 from .schemas import (
@@ -242,7 +243,7 @@ def list_documents(
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
     user = caller(request)
-    documents = Document.objects.visible_to(user).select_related("collection")
+    documents = Document.objects.using(read_database(Document)).visible_to(user).select_related("collection")
     if collection is not None:
         documents = documents.filter(collection=_collection(user, collection))
     if status is not None:
@@ -357,7 +358,7 @@ def list_collections(request: HttpRequest):
     user = caller(request)
     # Count only the documents the caller may see: a count must not reveal the others.
     visible = Q(documents__in=Document.objects.visible_to(user).values("pk"))
-    collections = Collection.objects.visible_to(user).annotate(document_count=Count("documents", filter=visible))
+    collections = Collection.objects.using(read_database(Collection)).visible_to(user).annotate(document_count=Count("documents", filter=visible))
     return [
         {"id": c.pk, "name": c.name, "slug": c.slug, "description": c.description, "document_count": c.document_count}
         for c in collections

@@ -30,8 +30,11 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def index_version(using: str = "default") -> int:
-    with connections[using].cursor() as cursor:
+def index_version(using: str | None = None) -> int:
+    """The index version where searches read (a replica's own, matching what it holds)."""
+    from ..routing import read_database
+
+    with connections[using or read_database()].cursor() as cursor:
         cursor.execute("SELECT last_value + (CASE WHEN is_called THEN 0 ELSE -1 END) FROM django_rag_index_version")
         return int(cursor.fetchone()[0])
 
