@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install tox bench-ingest clean-db help
+.PHONY: run test install tox bench-ingest clean-db help docs docs-serve
 
 help:
 	@echo "make run     start the example site at http://$(HOST):$(PORT)/"
 	@echo "make test    install everything and run the tests"
 	@echo "make tox     run the tests on every installed Python x Django"
 	@echo "make bench-ingest  ingestion throughput against raw COPY"
+	@echo "make docs    build the documentation site into site/"
+	@echo "make docs-serve  serve it at http://127.0.0.1:8001/"
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +43,12 @@ tox: install
 
 bench-ingest: install
 	$(BIN)/python benchmarks/ingest.py
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8001
 
 clean-db:
 	rm -rf .pgdata
