@@ -32,6 +32,7 @@ from django.template.loader import render_to_string
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
 from ..generation import cache as rag_cache
+from ..generation.prompts import neutral_line, quote_source_text
 
 ANSWER_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 PROMPTS = "django_rag/prompts/judge/"
@@ -132,6 +133,14 @@ class Judge:
         return parsed
 
     def ask_json(self, template: str, **context: Any) -> dict[str, Any]:
+        # Retrieved text and the statements drawn from an answer are untrusted: quoted and
+        # kept to their lines, as in the answer prompt (generation/prompts.py).
+        if "contexts" in context:
+            context["contexts"] = [quote_source_text(text) for text in context["contexts"]]
+        if "context" in context:
+            context["context"] = quote_source_text(context["context"])
+        if "statements" in context:
+            context["statements"] = [neutral_line(statement) for statement in context["statements"]]
         prompt = render_to_string(PROMPTS + template, context).strip()
         return self.complete([{"role": "user", "content": prompt}], parse=parse_json_object)
 

@@ -25,7 +25,7 @@ from .prompts import answer_messages, condense_messages
 
 logger = logging.getLogger("django_rag.generation")
 
-PROMPT_VERSION = "1"  # bump when the default templates change meaning
+PROMPT_VERSION = "2"  # bump when the default templates change meaning
 # A text document's whole text (up to MAX_TEXT_LENGTH) is not needed to cite it; the
 # chunk's own content is what the prompt and the reader see.
 SOURCE_DEFERRED_FIELDS = ("document__text", *SEARCH_DEFERRED_FIELDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # [1], [2, 3], [2;3], [ 4 ] - the forms models actually write.
-CITATION = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+CITATION = re.compile(r"\[\s*(\d{1,100}(?:\s*[,;]\s*\d{1,100})*)\s*\]")
 
 
 def cited_numbers(text: str, source_count: int) -> list[int]:

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from asgiref.sync import sync_to_async
 from django.core.checks import CheckMessage
 
-from ..exceptions import RAGImproperlyConfigured
+from ..exceptions import LLMBadResponse, RAGImproperlyConfigured
 
 #: The roles a message may have, as in every chat API.
 ROLES = ("system", "user", "assistant")
@@ -32,6 +32,27 @@ class Completion:
     model: str = ""
 
 
+def checked_completion(completion: Any, alias: str) -> Completion:
+    """``completion`` if a backend returned a real one, else a clear :class:`LLMBadResponse`.
+
+    A site's own backend (or a provider library) that returns None, a bare string or a
+    Completion whose text is not a string would otherwise fail far away, in the citation
+    parser or the log, as a TypeError.
+    """
+    if not isinstance(completion, Completion):
+        raise LLMBadResponse(f"LLM {alias!r} returned a {type(completion).__name__}, not a Completion.", alias=alias)
+    if not isinstance(completion.text, str):
+        raise LLMBadResponse(
+            f"LLM {alias!r} returned a Completion whose text is a {type(completion.text).__name__}, not a string.",
+            alias=alias,
+        )
+    usage = completion.usage if isinstance(completion.usage, dict) else None
+    if "\x00" in completion.text or usage is not completion.usage:
+        # PostgreSQL text cannot hold NUL: the answer's QueryLog row would fail to save.
+        return Completion(text=completion.text.replace("\x00", ""), usage=usage, model=completion.model)
+    return completion
+
+
 _Pieces = TypeVar("_Pieces", Iterator["str | Completion"], AsyncIterator["str | Completion"])
 
 
@@ -40,9 +61,11 @@ class _ReceivedCompletion(Generic[_Pieces]):
     far, and the :class:`Completion` made of it once the backend's ``pieces`` run out."""
 
     def __init__(
-        self, pieces: _Pieces, *, model: str, on_finish: Callable[[Completion], Any] | None = None
+        self, pieces: _Pieces, *, model: str, on_finish: Callable[[Completion], Any] | None = None,
+        alias: str = "",
     ) -> None:
         self._pieces = pieces
+        self._alias = alias
         self._parts: list[str] = []
         self._final: Completion | None = None
         self._model = model
@@ -63,10 +86,16 @@ class _ReceivedCompletion(Generic[_Pieces]):
         """Record ``piece``; True when it is text to hand to the reader."""
         if isinstance(piece, Completion):
             # A backend's stream may end with a Completion carrying the usage and model.
-            self._final = piece
+            self._final = checked_completion(piece, self._alias)
             return False
         if not piece:
             return False
+        if not isinstance(piece, str):
+            raise LLMBadResponse(
+                f"LLM {self._alias!r}: its stream sent a {type(piece).__name__}, not text.", alias=self._alias
+            )
+        if "\x00" in piece:
+            piece = piece.replace("\x00", "")
         self._parts.append(piece)
         return True
 
@@ -101,7 +130,7 @@ class TextStream(_ReceivedCompletion[Iterator[str | Completion]], Iterator[str])
                 self._finish()
                 raise
             if self._take(piece):
-                return piece  # type: ignore[return-value]
+                return self._parts[-1]  # the piece as recorded (cleaned)
 
     def close(self) -> None:
         close = getattr(self._pieces, "close", None)
@@ -123,7 +152,7 @@ class AsyncTextStream(_ReceivedCompletion[AsyncIterator[str | Completion]], Asyn
                 self._finish()
                 raise
             if self._take(piece):
-                return piece  # type: ignore[return-value]
+                return self._parts[-1]  # the piece as recorded (cleaned)
 
     async def aclose(self) -> None:
         aclose = getattr(self._pieces, "aclose", None)
@@ -222,7 +251,7 @@ class BaseLLM:
         """Answer ``messages`` in one piece."""
         cleaned = self.clean_messages(messages)
         params = self.clean_params(max_tokens, temperature)
-        completion = self._generate(cleaned, **params)
+        completion = checked_completion(self._generate(cleaned, **params), self.alias)
         self._last_usage.set(completion.usage)
         return completion
 
@@ -233,7 +262,8 @@ class BaseLLM:
         cleaned = self.clean_messages(messages)
         params = self.clean_params(max_tokens, temperature)
         return TextStream(
-            iter(self._stream(cleaned, **params)), model=self.model_name, on_finish=self._record_usage
+            iter(self._stream(cleaned, **params)), model=self.model_name, on_finish=self._record_usage,
+            alias=self.alias,
         )
 
     async def agenerate(
@@ -241,7 +271,7 @@ class BaseLLM:
     ) -> Completion:
         cleaned = self.clean_messages(messages)
         params = self.clean_params(max_tokens, temperature)
-        completion = await self._agenerate(cleaned, **params)
+        completion = checked_completion(await self._agenerate(cleaned, **params), self.alias)
         self._last_usage.set(completion.usage)
         return completion
 
@@ -252,7 +282,8 @@ class BaseLLM:
         cleaned = self.clean_messages(messages)
         params = self.clean_params(max_tokens, temperature)
         return AsyncTextStream(
-            self._astream(cleaned, **params).__aiter__(), model=self.model_name, on_finish=self._record_usage
+            self._astream(cleaned, **params).__aiter__(), model=self.model_name, on_finish=self._record_usage,
+            alias=self.alias,
         )
 
     def _record_usage(self, completion: Completion) -> None:
@@ -270,7 +301,9 @@ class BaseLLM:
     def _stream(
         self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
     ) -> Iterator[str | Completion]:
-        completion = self._generate(messages, max_tokens=max_tokens, temperature=temperature)
+        completion = checked_completion(
+            self._generate(messages, max_tokens=max_tokens, temperature=temperature), self.alias
+        )
         yield completion.text
         yield completion
 

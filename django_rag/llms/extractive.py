@@ -206,7 +206,8 @@ def parse_message(content: str) -> tuple[list[Source], str]:
         if header and (not sources or int(header.group(1)) > sources[-1].number):
             sources.append(Source(number=int(header.group(1)), lines=[header.group(2)]))
         elif sources:
-            sources[-1].lines.append(line)
+            # Source text comes quoted ("> " on every line, generation/prompts.py).
+            sources[-1].lines.append(line[2:] if line.startswith("> ") else line)
         else:
             preamble.append(line)
     for source in sources:
