@@ -31,10 +31,11 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
     positive = (
         "CHUNK_SIZE", "EMBED_BATCH_SIZE", "INGEST_BATCH_SIZE", "INGEST_BATCH_CHUNKS", "MAX_FILE_SIZE", "MAX_TEXT_LENGTH",
+        "MAX_PAGES", "MAX_EXTRACT_SECONDS", "MAX_EXTRACT_MEMORY_MB",
     )
     for name in positive:
         value = settings.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not value > 0:
             errors.append(
                 Error(f'DJANGO_RAG["{name}"] must be positive, not {value}.', id="django_rag.E011")
             )

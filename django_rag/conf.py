@@ -52,6 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILE_SIZE": 20 * 1024 * 1024,
     # Extracted text longer than this is refused (characters); guards against zip-bomb-like PDFs.
     "MAX_TEXT_LENGTH": 5_000_000,
+    # The extraction budget of one document (PDFs; see django_rag/ingestion/sandbox.py):
+    # pages read, seconds of CPU and of wall-clock time, and memory of the child process
+    # that parses the file. EXTRACT_IN_SUBPROCESS=False parses in the worker itself,
+    # checking the time between pages only (for platforms without subprocesses).
+    "MAX_PAGES": 2000,
+    "MAX_EXTRACT_SECONDS": 60,
+    "MAX_EXTRACT_MEMORY_MB": 1024,
+    "EXTRACT_IN_SUBPROCESS": True,
     # PostgreSQL text search configuration used when neither the document nor its
     # collection names one.
     "DEFAULT_LANGUAGE": "english",
@@ -134,6 +142,10 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "CHUNK_CONTEXT": bool,
     "MAX_FILE_SIZE": int,
     "MAX_TEXT_LENGTH": int,
+    "MAX_PAGES": (int, type(None)),
+    "MAX_EXTRACT_SECONDS": (int, float),
+    "MAX_EXTRACT_MEMORY_MB": (int, type(None)),
+    "EXTRACT_IN_SUBPROCESS": bool,
     "DEFAULT_LANGUAGE": str,
     "AUTO_CREATE_VECTOR_INDEXES": bool,
     "HNSW_M": int,

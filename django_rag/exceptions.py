@@ -71,6 +71,11 @@ class EncryptedFile(IngestionError):
     code = "encrypted"
 
 
+class ExtractionLimitExceeded(IngestionError):
+    """Extracting the file's text took more time or memory than the extraction budget allows
+    (``MAX_EXTRACT_SECONDS``, ``MAX_EXTRACT_MEMORY_MB``)."""
+
+
 class BinaryContent(IngestionError):
     code = "binary"
 

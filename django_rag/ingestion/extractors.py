@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import PurePath
@@ -21,6 +22,7 @@ from ..exceptions import (
     CorruptFile,
     EmptyDocument,
     EncryptedFile,
+    ExtractionLimitExceeded,
     FileTooLarge,
     UnsupportedFileType,
 )
@@ -84,7 +86,7 @@ def extract(data: bytes, *, name: str = "", format: str | None = None, max_lengt
     if not data.strip():
         raise EmptyDocument("The file is empty.")
     if fmt == "pdf":
-        extracted = extract_pdf(data, max_length=max_length)
+        extracted = extract_pdf_within_budget(data, max_length=max_length)
     else:
         text, encoding = decode_text(data)
         if fmt == "html":
@@ -181,7 +183,31 @@ def clean_section(section: Section) -> Section:
 # --- PDF ----------------------------------------------------------------------------
 
 
-def extract_pdf(data: bytes, *, max_length: int | None = None) -> Extracted:
+def extract_pdf_within_budget(data: bytes, *, max_length: int | None = None) -> Extracted:
+    """``extract_pdf`` under the extraction budget settings (see ingestion/sandbox.py).
+
+    ``MAX_PAGES`` caps the pages read; ``MAX_EXTRACT_SECONDS`` and ``MAX_EXTRACT_MEMORY_MB``
+    bound a child process that does the parsing (``EXTRACT_IN_SUBPROCESS``). Without the
+    child, the time budget is checked between pages, which bounds many small pages but
+    not one enormous one.
+    """
+    from ..conf import get_setting
+
+    max_pages = get_setting("MAX_PAGES")
+    seconds = get_setting("MAX_EXTRACT_SECONDS")
+    if get_setting("EXTRACT_IN_SUBPROCESS"):
+        from .sandbox import extract_in_subprocess
+
+        return extract_in_subprocess(
+            data, format="pdf", max_length=max_length, max_pages=max_pages, seconds=seconds,
+            memory_mb=get_setting("MAX_EXTRACT_MEMORY_MB"),
+        )
+    return extract_pdf(data, max_length=max_length, max_pages=max_pages, seconds=seconds)
+
+
+def extract_pdf(
+    data: bytes, *, max_length: int | None = None, max_pages: int | None = None, seconds: float | None = None
+) -> Extracted:
     import logging
 
     from pypdf import PdfReader
@@ -201,9 +227,20 @@ def extract_pdf(data: bytes, *, max_length: int | None = None) -> Extracted:
                 raise EncryptedFile(f"The PDF is encrypted with a scheme that cannot be opened here: {exc}") from exc
             if not opened:
                 raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.")
+        page_count = len(reader.pages)
+        if max_pages is not None and page_count > max_pages:
+            raise FileTooLarge(
+                f"The PDF has {page_count:,} pages; the limit is {max_pages:,} (DJANGO_RAG['MAX_PAGES'])."
+            )
+        deadline = None if seconds is None else time.monotonic() + seconds
         sections = []
         length = 0
         for number, page in enumerate(reader.pages, start=1):
+            if deadline is not None and time.monotonic() > deadline:
+                raise ExtractionLimitExceeded(
+                    f"Extraction took longer than {seconds:g} s (DJANGO_RAG['MAX_EXTRACT_SECONDS']) "
+                    f"and was stopped at page {number} of {page_count}."
+                )
             text = page.extract_text() or ""
             length += len(text)
             # Stop at the limit instead of after the last page: a small PDF can repeat one
@@ -211,8 +248,7 @@ def extract_pdf(data: bytes, *, max_length: int | None = None) -> Extracted:
             if max_length is not None and length > max_length:
                 raise _too_long(max_length, max_length, at_least=True)
             sections.append(Section(text, {"page": number}))
-        page_count = len(reader.pages)
-    except (EncryptedFile, EmptyDocument, FileTooLarge):
+    except (EncryptedFile, EmptyDocument, FileTooLarge, ExtractionLimitExceeded, MemoryError):
         raise
     except FileNotDecryptedError as exc:
         raise EncryptedFile("The PDF is password-protected. Upload a copy without a password.") from exc
