@@ -87,10 +87,30 @@ class EmbeddingError(IngestionError):
     code = "embedding_failed"
 
 
+class EmbeddingTimeout(EmbeddingError):
+    """The embedder did not answer within its ``OPTIONS["timeout"]``: worth retrying."""
+
+    code = "embedding_timeout"
+
+
+class EmbeddingUnavailable(EmbeddingError):
+    """The embedder could not be reached, dropped the connection, or answered HTTP 5xx
+    or 429: worth retrying."""
+
+    code = "embedding_unavailable"
+
+
 class DocumentBusy(IngestionError):
     """Another worker is ingesting this document right now."""
 
     code = "busy"
+
+
+class LeaseLost(DocumentBusy):
+    """This worker's lease on the document expired and another worker took it over:
+    its work is dropped, the other worker's result stands."""
+
+    code = "lease_lost"
 
 
 class LLMError(DjangoRAGError):
