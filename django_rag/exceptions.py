@@ -71,6 +71,12 @@ class EncryptedFile(IngestionError):
     code = "encrypted"
 
 
+class MissingFile(IngestionError):
+    """The document's file is not in storage (deleted, or the storage is not mounted)."""
+
+    code = "missing_file"
+
+
 class BinaryContent(IngestionError):
     code = "binary"
 

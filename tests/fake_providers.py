@@ -15,6 +15,8 @@ and faults can be scripted for the next requests::
         fake.fail("status", status=500)           # the next request gets HTTP 500
         fake.fail("hang", seconds=5, times=2)     # the two after it hang for 5 s
         fake.chat_replies.append("Twenty days.")  # the next chat answer
+        fake.fail("status", status=500, after=2)  # the third request from now gets HTTP 500
+        fake.delay = 0.2                          # every request waits 0.2 s (a slow provider)
         ... fake.url ..., fake.requests[-1].json
 
 Fault kinds: ``status`` (``status=``, ``retry_after=`` seconds for 429s), ``hang``
@@ -115,6 +117,7 @@ class Fault:
     times: int = 1
     path: str | None = None  # only requests to this path; None: any path
     params: dict[str, Any] = field(default_factory=dict)
+    after: int = 0  # matching requests let through before the fault starts ("at request N")
 
 
 class _Server(ThreadingHTTPServer):
@@ -135,6 +138,8 @@ class FakeProvider:
         #: Replies for the next chat requests, used first to last; then ``chat_reply``.
         self.chat_replies: list[str] = []
         self.chat_reply = chat_reply
+        #: Seconds every request waits before it is answered (a slow provider).
+        self.delay = 0.0
         self._lock = threading.Lock()
         # Set on shutdown so a scripted hang ends at once instead of holding a thread.
         self._stopping = threading.Event()
@@ -174,11 +179,11 @@ class FakeProvider:
 
     # -- scripting -----------------------------------------------------------------
 
-    def fail(self, kind: str, *, times: int = 1, path: str | None = None, **params: Any) -> None:
+    def fail(self, kind: str, *, times: int = 1, path: str | None = None, after: int = 0, **params: Any) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append(Fault(kind, times, path, params))
+            self.faults.append(Fault(kind, times, path, params, after))
 
     def reset(self) -> None:
         """Forget requests, scripted faults and replies: a server shared by several tests."""
@@ -194,6 +199,9 @@ class FakeProvider:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.path in (None, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
@@ -238,6 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.provider.requests.append(RecordedRequest("POST", self.path, headers, body))
 
+        if self.provider.delay:
+            self.provider._stopping.wait(self.provider.delay)
         fault = self.provider._take_fault(self.path)
         self.fault = fault
         if fault is not None and self._apply_fault(fault, headers):

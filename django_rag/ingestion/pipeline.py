@@ -25,7 +25,7 @@ from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
 from ..exceptions import (
     DocumentBusy, EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, FileTooLarge, IngestionError, LeaseLost,
-    UnknownLanguage,
+    MissingFile, UnknownLanguage,
 )
 from ..models import Chunk, Document
 from ..redaction import redact
@@ -93,6 +93,11 @@ def read_source(document: Document) -> tuple[bytes, str, str | None]:
         name = document.file.name
         try:
             size = document.file.size
+        except FileNotFoundError as exc:
+            # Not worth retrying: the upload is gone until someone uploads it again.
+            raise MissingFile(
+                f"The file {PurePath(name).name!r} is no longer in storage ({name}); upload it again."
+            ) from exc
         except OSError as exc:
             raise IngestionError(f"The file {PurePath(name).name!r} could not be opened: {exc.strerror or exc}") from exc
         if size > limit:
@@ -221,8 +226,19 @@ class _AdvisoryLock:
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.held:
-            with connections[self.using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id))
+            _unlock(lambda cursor: cursor.execute(
+                "SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id)
+            ), self.using)
+
+
+def _unlock(statement: Callable[[Any], None], using: str) -> None:
+    # A connection cut mid-ingestion (a restart, pg_terminate_backend) took its session's
+    # locks with it: failing here would only hide the error that ended the ingestion.
+    try:
+        with connections[using].cursor() as cursor:
+            statement(cursor)
+    except DatabaseError:
+        logger.error("Could not release an ingestion's advisory lock (connection lost?)", exc_info=True)
 
 
 def ingest(
@@ -635,12 +651,11 @@ def _try_lock_many(ids: list[int], using: str) -> set[int]:
 def _unlock_many(ids: set[int], using: str) -> None:
     if not ids:
         return
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
-            " FROM unnest(%s::bigint[]) AS id",
-            [_LOCK_NAMESPACE, sorted(ids)],
-        )
+    _unlock(lambda cursor: cursor.execute(
+        "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
+        " FROM unnest(%s::bigint[]) AS id",
+        [_LOCK_NAMESPACE, sorted(ids)],
+    ), using)
 
 
 def _mark(doc: Document, using: str, *, owner: str | None = None, **fields: Any) -> None:
