@@ -15,7 +15,7 @@ and faults can be scripted for the next requests::
         fake.fail("status", status=500)           # the next request gets HTTP 500
         fake.fail("hang", seconds=5, times=2)     # the two after it hang for 5 s
         fake.chat_replies.append("Twenty days.")  # the next chat answer
-        fake.fail("status", status=500, after=2)  # the third request from now gets HTTP 500
+        fake.fail("status", status=500, skip=2)   # the third request from now gets HTTP 500
         fake.delay = 0.2                          # every request waits 0.2 s (a slow provider)
         ... fake.url ..., fake.requests[-1].json
 
@@ -117,7 +117,7 @@ class Fault:
     times: int = 1
     path: str | None = None  # only requests to this path; None: any path
     params: dict[str, Any] = field(default_factory=dict)
-    after: int = 0  # matching requests let through before the fault starts ("at request N")
+    skip: int = 0  # matching requests let through before the fault starts ("at request N")
 
 
 class _Server(ThreadingHTTPServer):
@@ -179,11 +179,11 @@ class FakeProvider:
 
     # -- scripting -----------------------------------------------------------------
 
-    def fail(self, kind: str, *, times: int = 1, path: str | None = None, after: int = 0, **params: Any) -> None:
+    def fail(self, kind: str, *, times: int = 1, path: str | None = None, skip: int = 0, **params: Any) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append(Fault(kind, times, path, params, after))
+            self.faults.append(Fault(kind, times, path, params, skip))
 
     def reset(self) -> None:
         """Forget requests, scripted faults and replies: a server shared by several tests."""
@@ -199,8 +199,8 @@ class FakeProvider:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.path in (None, path):
-                    if fault.after > 0:
-                        fault.after -= 1
+                    if fault.skip > 0:
+                        fault.skip -= 1
                         continue
                     fault.times -= 1
                     return fault

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from django_rag.models import Chunk, Document
+from tests.api.conftest import bearer, client, key_for, user  # noqa: F401 (the REST API's fixtures)
 from tests.surfaces.test_worker import test_database_url
 
 #: A document of five or so chunks at the tests' CHUNK_SIZE=400.

@@ -78,7 +78,7 @@ def assert_previous_version_intact(fake, document, before):
 def test_a_fault_at_batch_3_fails_the_document_and_keeps_its_previous_chunks(provider, ingested, fault, code, reason):
     fake, path = provider
     document, before = ingested
-    fake.fail(**fault, after=2, times=10)
+    fake.fail(**fault, skip=2, times=10)
     started = time.monotonic()
     result = django_rag.ingest(document)
     assert time.monotonic() - started < 4
@@ -102,7 +102,7 @@ def test_a_transient_fault_is_retried_with_backoff_and_the_ingestion_succeeds(pr
     fake, path = provider
     document, _before = ingested
     rag_settings(EMBED_RETRIES=2, EMBED_RETRY_DELAY=0.2)
-    fake.fail(kind, status=503, seconds=5, after=2, times=2)  # batch 3 fails twice, then passes
+    fake.fail(kind, status=503, seconds=5, skip=2, times=2)  # batch 3 fails twice, then passes
 
     result = django_rag.ingest(document)
 
@@ -118,7 +118,7 @@ def test_the_retries_wait_longer_each_time_and_then_give_up(provider, ingested, 
     fake, path = provider
     document, before = ingested
     rag_settings(EMBED_RETRIES=2, EMBED_RETRY_DELAY=0.2)
-    fake.fail("status", status=500, after=1, times=10)
+    fake.fail("status", status=500, skip=1, times=10)
     started = time.monotonic()
     result = django_rag.ingest(document)
     elapsed = time.monotonic() - started
@@ -133,7 +133,7 @@ def test_a_refusal_is_not_retried(provider, ingested, rag_settings):
     fake, path = provider
     document, before = ingested
     rag_settings(EMBED_RETRIES=3, EMBED_RETRY_DELAY=0.2)
-    fake.fail("status", status=400, message="input too long", after=1)
+    fake.fail("status", status=400, message="input too long", skip=1)
     result = django_rag.ingest(document)
     assert (result.status, result.error_code) == ("failed", "embedding_failed")
     assert "HTTP 400: input too long" in result.error
