@@ -56,6 +56,13 @@ from benchmarks.common import percentile, table  # noqa: E402
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Soak: ingestion workers and API clients together"
 HOST = "127.0.0.1"
+SETUP = (
+    "benchmarks/soak.py: gunicorn (2 workers x 8 threads) serving the REST API, two `qcluster` workers "
+    "(django-q2, ORM broker) ingesting an upload every second (every fifth one bad: a fake PDF or binary "
+    "bytes), 20 clients alternating `GET /search` and `POST /ask` (hashing embedder, scripted test LLM, "
+    "API-key auth on every request, no throttle), then the queue drained and every uploaded document's "
+    "rows checked. RSS is of each process with its children."
+)
 QUESTIONS = [
     "How many days of parental leave?", "Who approves expense claims?", "When are receipts kept?",
     "What is the travel policy?", "How do I book a meeting room?", "What is the notice period?",
@@ -415,6 +422,7 @@ def main() -> None:
     parser.add_argument("--logs", help="directory for the processes' logs (default benchmarks/.cache/soak)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-write", action="store_true", help="leave RESULTS.md alone")
+    parser.add_argument("--note", default="", help="a paragraph written above the figures (the machine's state)")
     args = parser.parse_args()
     figures = run(args)
     if args.json:
@@ -424,7 +432,8 @@ def main() -> None:
     print(text)
     if not args.no_write:
         results = RESULTS.read_text()
-        block = f"{SECTION}\n\n```\n{text}\n```\n"
+        note = f"{args.note}\n\n" if args.note else ""
+        block = f"{SECTION}\n\n{SETUP}\n\n{note}```\n{text}\n```\n"
         if SECTION in results:
             head, old = results.split(SECTION, 1)
             tail = old.split("\n## ", 1)

@@ -407,8 +407,9 @@ def _plan(
     signature = ingest_signature(content_hash, embedder, language, doc.title)
     if not force and doc.ingest_signature == signature:
         # Same content, same chunking, same embedder: the chunks in place are right.
-        if doc.status != Document.Status.READY or doc.error:
-            _mark(doc, using, status=Document.Status.READY, error="")
+        if doc.status != Document.Status.READY or doc.error or doc.lease_owner:
+            # A dead worker's lease goes too: the chunks in place are the right ones.
+            _mark(doc, using, status=Document.Status.READY, error="", **lease_fields())
         return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
     return _Work(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
 

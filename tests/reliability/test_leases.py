@@ -119,6 +119,16 @@ def test_an_expired_lease_makes_a_document_stuck_and_rag_ingest_stale_ingests_it
 
 
 @pytest.mark.django_db
+def test_a_stale_document_whose_chunks_are_current_is_made_ready_and_its_dead_lease_cleared(make_document):
+    document = make_document(POLICY, name="policy.md")
+    django_rag.ingest(document)
+    leave_processing(document, expired=True)  # killed before it changed anything
+    call_command("rag_ingest", "--stale", "--sync")
+    assert lease_of(document) == ("ready", "", None)
+    assert_one_copy(document)
+
+
+@pytest.mark.django_db
 def test_the_periodic_sweep_queues_stale_documents_again(make_document):
     document = make_document(POLICY, name="policy.md")
     leave_processing(document, expired=True)
