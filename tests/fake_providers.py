@@ -25,7 +25,9 @@ Fault kinds: ``status`` (``status=``, ``retry_after=`` seconds for 429s), ``hang
 ``unauthorized`` (HTTP 401 whose message echoes the bearer token back, as careless
 proxies do, to prove django-rag redacts it). For chat requests also: ``wrong_shape``
 (HTTP 200, valid JSON, but no completion in it), ``malformed_stream`` (a stream whose
-second piece is not JSON) and ``stall`` (a stream that stops after ``after=`` pieces for
+second piece is not JSON), ``cut`` (a chunked stream whose connection drops after ``after=``
+pieces, without the last chunk: what a crashed upstream does mid-answer) and ``stall`` (a
+stream that stops after ``after=`` pieces for
 ``seconds=``).
 
 Chat replies report usage with word counts standing in for tokens: the words of all the
@@ -62,7 +64,7 @@ DEFAULT_DIMENSIONS = 64
 FAULT_KINDS = {
     "status", "hang", "malformed", "wrong_dimension", "close", "unauthorized",
     # chat only: they shape the reply instead of replacing it
-    "wrong_shape", "malformed_stream", "stall",
+    "wrong_shape", "malformed_stream", "stall", "cut",
 }
 
 
@@ -323,14 +325,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, content_type: str, lines: Iterator[bytes]) -> None:
         # No Content-Length: the body ends when the connection closes, which every
         # HTTP/1.1 client accepts and keeps the server free of chunked encoding.
+        cut = self._chat_fault("cut")
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Connection", "close")
+        if cut is not None:
+            # Chunked, as real providers stream: a connection dropped before the last
+            # chunk is then an incomplete body, which the client can tell from an end.
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.close_connection = True
-        for line in lines:
+        for n, line in enumerate(lines):
+            if cut is not None:
+                if n == cut.params.get("after", 2):
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                line = b"%x\r\n%s\r\n" % (len(line), line)
             self.wfile.write(line)
             self.wfile.flush()
+        if cut is not None:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _chat_fault(self, *kinds: str) -> Fault | None:
         fault = getattr(self, "fault", None)

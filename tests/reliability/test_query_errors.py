@@ -140,3 +140,20 @@ def test_an_llm_that_hangs_or_drops_the_connection_is_a_json_error(provider, cli
         provider.fail(**fault, path="/v1/chat/completions")
         caches["default"].clear()
         django_rag.ask(QUESTION)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("llm", ["openai", "ollama"])
+def test_an_llm_that_drops_the_connection_mid_stream_ends_the_stream_with_an_error_event(provider, client, bearer,
+                                                                                          rag_settings, llm):
+    if llm == "ollama":
+        rag_settings(LLMS={"default": {"BACKEND": "django_rag.llms.ollama.LLM",
+                                       "OPTIONS": {"model": "llama-fake", "base_url": provider.url, "timeout": 0.3}}})
+    path = "/v1/chat/completions" if llm == "openai" else "/api/chat"
+    provider.fail("cut", after=3, path=path)
+    response = client.post("/rag/ask/stream", json={"question": QUESTION}, headers=bearer)
+    events = sse_events(response)
+    assert response.status_code == 200 and events[0][0] == "token"
+    assert events[-1] == ("error", {"code": "llm_unavailable",
+                                    "detail": "The language model is unavailable right now. Try again later."})
+    assert QueryLog.objects.get().error.startswith("LLMUnavailable")
