@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -12,10 +14,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .exceptions import DjangoRAGError
+from .exceptions import DjangoRAGError, query_failure
 from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
 from .generation import ask
 from .shortcuts import queue_documents
+
+logger = logging.getLogger("django_rag.admin")
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
 URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
@@ -183,8 +187,12 @@ class DocumentAdmin(VisibleRowsAdmin):
                     form.cleaned_data["question"], user=request.user, collection=form.cleaned_data["collection"]
                 )
             except (DjangoRAGError, ValueError) as exc:
-                # Provider errors carry no secrets (see exceptions.LLMError); staff need the reason.
-                error = str(exc)
+                # Provider errors carry no secrets (see exceptions.LLMError); staff need the
+                # reason after the words every surface answers with.
+                failure = query_failure(exc)
+                error = f"{failure[2]} ({failure[1]}: {exc})" if failure else str(exc)
+                if failure:
+                    logger.warning("The admin's Ask page could not answer: %s: %s", type(exc).__name__, exc)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

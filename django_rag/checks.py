@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
@@ -49,6 +49,7 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
         )
     errors.extend(_queue_errors(settings.get("QUEUE")))
+    errors.extend(_reliability_errors(settings))
     precision = settings.get("VECTOR_INDEX_PRECISION")
     if isinstance(precision, str) and precision not in PRECISIONS:
         errors.append(
@@ -58,6 +59,40 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
         )
     return errors
+
+
+def _reliability_errors(settings: dict[str, Any]) -> list[CheckMessage]:
+    """E075: the lease and retry settings in range; W075: a lease an embedding call may outlast."""
+    messages: list[CheckMessage] = []
+    lease = settings.get("INGEST_LEASE_SECONDS")
+    ranges = [("INGEST_LEASE_SECONDS", lease, "a positive number of seconds", lambda v: v > 0),
+              ("EMBED_RETRIES", settings.get("EMBED_RETRIES"), "an integer >= 0", lambda v: v >= 0),
+              ("EMBED_RETRY_DELAY", settings.get("EMBED_RETRY_DELAY"), "a number of seconds >= 0", lambda v: v >= 0)]
+    for name, value, wanted, valid in ranges:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not valid(value):
+            messages.append(Error(f'DJANGO_RAG["{name}"] must be {wanted}, not {value!r}.', id="django_rag.E075"))
+    if not isinstance(lease, (int, float)) or lease <= 0 or not isinstance(settings.get("EMBEDDERS"), dict):
+        return messages
+    for alias, config in settings["EMBEDDERS"].items():
+        options = config.get("OPTIONS") if isinstance(config, dict) else None
+        if not isinstance(options, dict):
+            continue
+        timeout = options.get("timeout")
+        # The lease is renewed before each embedding call, at most every third of it: one
+        # call (with the client's own retries) must end within the other two thirds.
+        retries = options.get("max_retries", 0)
+        retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+        if isinstance(timeout, (int, float)) and timeout * (retries + 1) > lease * 2 / 3:
+            messages.append(
+                Warning(
+                    f'DJANGO_RAG["INGEST_LEASE_SECONDS"] ({lease:g}) is too short for embedder {alias!r}: one call '
+                    f"may take {timeout * (retries + 1):g} s (timeout x attempts), and a lease must outlast it "
+                    "by half again, or a slow but live ingestion is taken for a lost one.",
+                    hint=f"Raise INGEST_LEASE_SECONDS above {timeout * (retries + 1) * 1.5:g}, or lower the timeout.",
+                    id="django_rag.W075",
+                )
+            )
+    return messages
 
 
 def _queue_errors(queue: Any) -> list[Error]:

@@ -110,6 +110,14 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSING_TIMEOUT": 3600,
     # Seconds a task waits for a document that another worker is ingesting.
     "BUSY_WAIT_SECONDS": 300,
+    # An ingestion's lease on its document (renewed while it embeds): a document still
+    # "processing" past its lease lost its worker and counts as stuck.
+    "INGEST_LEASE_SECONDS": 300,
+    # A batch whose embedder timed out or was unavailable (HTTP 5xx/429, connection
+    # dropped) is tried again this many times, after EMBED_RETRY_DELAY seconds, doubled
+    # each time. Refusals (HTTP 4xx, wrong dimensions) are not retried.
+    "EMBED_RETRIES": 2,
+    "EMBED_RETRY_DELAY": 1.0,
     # Evaluation (rag_eval, django_rag.evaluate): the LLM alias that judges answers
     # (None: the alias that answers), and how long its verdicts stay cached (seconds).
     "EVAL_JUDGE_LLM": None,
@@ -170,6 +178,9 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "DELETE_FILES": bool,
     "PROCESSING_TIMEOUT": (int, float),
     "BUSY_WAIT_SECONDS": (int, float),
+    "INGEST_LEASE_SECONDS": (int, float),
+    "EMBED_RETRIES": int,
+    "EMBED_RETRY_DELAY": (int, float),
     "EVAL_JUDGE_LLM": (str, type(None)),
     "EVAL_JUDGE_CACHE_TIMEOUT": (int, type(None)),
     "ACCESS_POLICY": (str, type(None)),

@@ -75,6 +75,14 @@ class ExtractionLimitExceeded(IngestionError):
     """Extracting the file's text took more time or memory than the extraction budget allows
     (``MAX_EXTRACT_SECONDS``, ``MAX_EXTRACT_MEMORY_MB``)."""
 
+    code = "extraction_limit"
+
+
+class MissingFile(IngestionError):
+    """The document's file is not in storage (deleted, or the storage is not mounted)."""
+
+    code = "missing_file"
+
 
 class BinaryContent(IngestionError):
     code = "binary"
@@ -92,10 +100,30 @@ class EmbeddingError(IngestionError):
     code = "embedding_failed"
 
 
+class EmbeddingTimeout(EmbeddingError):
+    """The embedder did not answer within its ``OPTIONS["timeout"]``: worth retrying."""
+
+    code = "embedding_timeout"
+
+
+class EmbeddingUnavailable(EmbeddingError):
+    """The embedder could not be reached, dropped the connection, or answered HTTP 5xx
+    or 429: worth retrying."""
+
+    code = "embedding_unavailable"
+
+
 class DocumentBusy(IngestionError):
     """Another worker is ingesting this document right now."""
 
     code = "busy"
+
+
+class LeaseLost(DocumentBusy):
+    """This worker's lease on the document expired and another worker took it over:
+    its work is dropped, the other worker's result stands."""
+
+    code = "lease_lost"
 
 
 class LLMError(DjangoRAGError):
@@ -135,3 +163,35 @@ class LLMBadResponse(LLMError):
 
 class NotRegistered(DjangoRAGError, LookupError):
     """A model was used as indexed but was never passed to ``django_rag.register()``."""
+
+
+#: How a failure at query time is answered, most specific class first: the HTTP status,
+#: the code and the words every surface uses (the REST API, the SSE ``error`` event, the
+#: template tags, the admin's Ask page). The words never hold the provider's own
+#: message, which may name hosts or models: that goes to the log and to QueryLog.
+QUERY_FAILURES: list[tuple[tuple[type[Exception], ...] | type[Exception], int, str]] = [
+    (EmbeddingTimeout, 504, "The embedding model did not answer in time. Try again later."),
+    (EmbeddingUnavailable, 503, "The embedding model is unavailable right now. Try again later."),
+    (EmbeddingError, 502, "The embedding model could not embed the question."),
+    (LLMTimeout, 504, "The language model did not answer in time. Try again later."),
+    (LLMUnavailable, 503, "The language model is unavailable right now. Try again later."),
+    (LLMBadResponse, 502, "The language model sent a reply that could not be read."),
+    (LLMError, 502, "The language model refused the request."),
+]
+DATABASE_UNAVAILABLE = (503, "database_unavailable", "The database is unavailable right now. Try again later.")
+
+
+def query_failure(exc: BaseException) -> tuple[int, str, str] | None:
+    """``(status, code, detail)`` for a provider or database failure at query time, else None.
+
+    Only connection-level database errors count (the server is down, restarting, or cut
+    the connection); a ProgrammingError is a bug and stays one.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    for error_class, status, detail in QUERY_FAILURES:
+        if isinstance(exc, error_class):
+            return status, getattr(exc, "code", "error"), detail
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return DATABASE_UNAVAILABLE
+    return None

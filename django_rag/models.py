@@ -140,6 +140,13 @@ class Document(AccessFields):
         help_text=_("Seconds spent extracting, splitting and embedding in the last ingestion."),
     )
     ingested_at = models.DateTimeField(_("ingested"), null=True, blank=True)
+    # The ingestion's lease (django_rag.ingestion.leases): which worker holds the document
+    # and until when. A worker that dies lets it expire, and the document counts as stuck.
+    lease_owner = models.CharField(
+        _("lease owner"), max_length=200, blank=True, editable=False,
+        help_text=_("The worker ingesting this document now (host:pid:token)."),
+    )
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

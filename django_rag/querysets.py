@@ -53,12 +53,15 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
         return self.filter(status="failed")
 
     def stuck(self):
-        """Documents left ``processing`` for longer than ``DJANGO_RAG["PROCESSING_TIMEOUT"]`` seconds.
+        """Documents left ``processing`` by a worker that is gone.
 
-        An ingestion marks its document ``processing`` when it starts and ``ready`` or
-        ``failed`` when it ends; a worker killed in between leaves it ``processing``
-        for good. Past the timeout such a document may be queued again: if a worker
-        does still hold it, the pipeline's advisory lock makes the new task wait.
+        An ingestion marks its document ``processing`` and takes a lease on it when it
+        starts (``INGEST_LEASE_SECONDS``, renewed while it embeds), and ends it ``ready``
+        or ``failed`` with the lease cleared. A document still ``processing`` after its
+        lease expired lost its worker (killed, or its database connection cut). One
+        with no lease (written before leases existed) is stuck after
+        ``PROCESSING_TIMEOUT`` seconds without an update. Such documents may be queued
+        again: if a worker does still hold one, the advisory lock makes the new task wait.
         """
         from datetime import timedelta
 
@@ -66,8 +69,12 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
 
         from .conf import get_setting
 
-        cutoff = timezone.now() - timedelta(seconds=get_setting("PROCESSING_TIMEOUT"))
-        return self.filter(status="processing", updated_at__lt=cutoff)
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=get_setting("PROCESSING_TIMEOUT"))
+        return self.filter(status="processing").filter(
+            models.Q(lease_expires_at__lt=now)
+            | models.Q(lease_expires_at__isnull=True, updated_at__lt=cutoff)
+        )
 
 
 class RetrievalMixin:

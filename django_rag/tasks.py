@@ -101,6 +101,29 @@ def ingest_document(document_id: int, force: bool = False, embedder: str | None 
     return _while_busy(document_id, attempt)
 
 
+def requeue_stale() -> int:
+    """Queue again every document whose ingestion lost its worker (``Document.objects.stuck()``).
+
+    Run it periodically (a django-q2 ``Schedule``, cron with ``manage.py rag_ingest
+    --stale``): a worker killed mid-task, or cut off from the database, leaves its
+    document ``processing`` and a broker may drop its task. Returns how many were queued.
+    """
+    from .models import Document
+    from .shortcuts import queue_documents
+
+    stale = list(Document.objects.stuck().values_list("pk", "lease_owner"))
+    if not stale:
+        return 0
+    for document_id, owner in stale:
+        logger.warning(
+            "Document %s was left processing by %s, whose lease expired: queued again.", document_id, owner or "a worker"
+        )
+    queued, _skipped = queue_documents(
+        Document.objects.filter(pk__in=[pk for pk, _owner in stale]), "django_rag.tasks.ingest_document"
+    )
+    return queued
+
+
 def remove_chunks(document_id: int) -> str:
     """Delete a document's chunks; it stays, ``pending``, until it is ingested again."""
     from .ingestion.pipeline import remove_chunks as remove

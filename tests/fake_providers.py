@@ -15,6 +15,8 @@ and faults can be scripted for the next requests::
         fake.fail("status", status=500)           # the next request gets HTTP 500
         fake.fail("hang", seconds=5, times=2)     # the two after it hang for 5 s
         fake.chat_replies.append("Twenty days.")  # the next chat answer
+        fake.fail("status", status=500, skip=2)   # the third request from now gets HTTP 500
+        fake.delay = 0.2                          # every request waits 0.2 s (a slow provider)
         ... fake.url ..., fake.requests[-1].json
 
 Fault kinds: ``status`` (``status=``, ``retry_after=`` seconds for 429s), ``hang``
@@ -23,7 +25,9 @@ Fault kinds: ``status`` (``status=``, ``retry_after=`` seconds for 429s), ``hang
 ``unauthorized`` (HTTP 401 whose message echoes the bearer token back, as careless
 proxies do, to prove django-rag redacts it). For chat requests also: ``wrong_shape``
 (HTTP 200, valid JSON, but no completion in it), ``malformed_stream`` (a stream whose
-second piece is not JSON) and ``stall`` (a stream that stops after ``after=`` pieces for
+second piece is not JSON), ``cut`` (a chunked stream whose connection drops after ``after=``
+pieces, without the last chunk: what a crashed upstream does mid-answer) and ``stall`` (a
+stream that stops after ``after=`` pieces for
 ``seconds=``).
 
 Chat replies report usage with word counts standing in for tokens: the words of all the
@@ -60,7 +64,7 @@ DEFAULT_DIMENSIONS = 64
 FAULT_KINDS = {
     "status", "hang", "malformed", "wrong_dimension", "close", "unauthorized",
     # chat only: they shape the reply instead of replacing it
-    "wrong_shape", "malformed_stream", "stall",
+    "wrong_shape", "malformed_stream", "stall", "cut",
 }
 
 
@@ -115,6 +119,7 @@ class Fault:
     times: int = 1
     path: str | None = None  # only requests to this path; None: any path
     params: dict[str, Any] = field(default_factory=dict)
+    skip: int = 0  # matching requests let through before the fault starts ("at request N")
 
 
 class _Server(ThreadingHTTPServer):
@@ -135,6 +140,8 @@ class FakeProvider:
         #: Replies for the next chat requests, used first to last; then ``chat_reply``.
         self.chat_replies: list[str] = []
         self.chat_reply = chat_reply
+        #: Seconds every request waits before it is answered (a slow provider).
+        self.delay = 0.0
         self._lock = threading.Lock()
         # Set on shutdown so a scripted hang ends at once instead of holding a thread.
         self._stopping = threading.Event()
@@ -174,11 +181,11 @@ class FakeProvider:
 
     # -- scripting -----------------------------------------------------------------
 
-    def fail(self, kind: str, *, times: int = 1, path: str | None = None, **params: Any) -> None:
+    def fail(self, kind: str, *, times: int = 1, path: str | None = None, skip: int = 0, **params: Any) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         with self._lock:
-            self.faults.append(Fault(kind, times, path, params))
+            self.faults.append(Fault(kind, times, path, params, skip))
 
     def reset(self) -> None:
         """Forget requests, scripted faults and replies: a server shared by several tests."""
@@ -194,6 +201,9 @@ class FakeProvider:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.path in (None, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
@@ -238,6 +248,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.provider.requests.append(RecordedRequest("POST", self.path, headers, body))
 
+        if self.provider.delay:
+            self.provider._stopping.wait(self.provider.delay)
         fault = self.provider._take_fault(self.path)
         self.fault = fault
         if fault is not None and self._apply_fault(fault, headers):
@@ -313,14 +325,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, content_type: str, lines: Iterator[bytes]) -> None:
         # No Content-Length: the body ends when the connection closes, which every
         # HTTP/1.1 client accepts and keeps the server free of chunked encoding.
+        cut = self._chat_fault("cut")
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Connection", "close")
+        if cut is not None:
+            # Chunked, as real providers stream: a connection dropped before the last
+            # chunk is then an incomplete body, which the client can tell from an end.
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.close_connection = True
-        for line in lines:
+        for n, line in enumerate(lines):
+            if cut is not None:
+                if n == cut.params.get("after", 2):
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                line = b"%x\r\n%s\r\n" % (len(line), line)
             self.wfile.write(line)
             self.wfile.flush()
+        if cut is not None:
+            self.wfile.write(b"0\r\n\r\n")
 
     def _chat_fault(self, *kinds: str) -> Fault | None:
         fault = getattr(self, "fault", None)

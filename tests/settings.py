@@ -89,7 +89,16 @@ DJANGO_RAG = {
     # and the browser turn these back on (tests/surfaces/).
     "QUEUE": "sync",
     "INGEST_ON_SAVE": False,
+    # A scripted provider fault fails at once; the retry tests (tests/reliability/) turn
+    # retries back on, with short delays.
+    "EMBED_RETRIES": 0,
+    "EMBED_RETRY_DELAY": 0.05,
 }
+# Worker processes started by the reliability tests get their overrides here (JSON).
+if os.environ.get("DJANGO_RAG_TEST_OVERRIDES"):
+    import json
+
+    DJANGO_RAG.update(json.loads(os.environ["DJANGO_RAG_TEST_OVERRIDES"]))
 
 # django-q2 with its ORM broker: the worker test (tests/surfaces/test_worker.py) runs a
 # real `qcluster` against the test database.

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import File, Form, Query, Router, Status, UploadedFile
@@ -26,7 +26,7 @@ from ..models import Collection, Document
 from ..receivers import auto_ingest_paused
 from ..routing import read_database
 from .auth import caller, default_auth
-from .errors import LLM_ERRORS, ApiError, error_codes, error_response, mapped_errors
+from .errors import STATUS_BY_FAILURE_CODE, ApiError, error_codes, error_response, logger, mapped_errors
 from .schemas import (
     MAX_K,
     AnswerOut,
@@ -50,8 +50,8 @@ MAX_OFFSET = 2**31 - 1
 INGEST_TASK = "django_rag.tasks.ingest_document"
 # Declared types an upload may have when its name's extension is not one we know.
 SUFFIX_BY_CONTENT_TYPE = {"application/pdf": ".pdf", "text/plain": ".txt", "text/markdown": ".md", "text/html": ".html"}
-# stream() reports a provider failure as an event carrying the error's code.
-STATUS_BY_LLM_CODE = {error.code: (status, detail) for error, status, detail in LLM_ERRORS}
+# stream() reports a provider failure (embedder or LLM) as an event carrying the error's code.
+STATUS_BY_LLM_CODE = STATUS_BY_FAILURE_CODE
 
 # What every authenticated operation may answer besides its success.
 COMMON_ERRORS: dict[int, Any] = {401: ErrorOut, 422: ErrorOut, 429: ErrorOut}
@@ -179,6 +179,7 @@ def ask_stream(request: HttpRequest, payload: AskIn):
         first = {"type": "done"}
     if first["type"] == "error":  # the provider failed before the first token: nothing sent yet
         status, detail = STATUS_BY_LLM_CODE.get(first["code"], (502, "The answer could not be completed."))
+        logger.warning("Answered HTTP %s (%s): %s", status, first["code"], first.get("detail", ""))
         return error_response(status, detail, first["code"])
     response = StreamingHttpResponse(_sse(first, events), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -208,9 +209,12 @@ def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]]) -> Iterator[st
             yield encode(event)
     except DjangoRAGError:  # not an LLM failure (those come as events): end cleanly
         yield encode({"type": "error", "code": "error"})
+    except (OperationalError, InterfaceError):  # the database went away mid-answer
+        logger.warning("The database failed during a streamed answer.", exc_info=True)
+        yield encode({"type": "error", "code": "database_unavailable"})
 
 
-@router.get("/search", response={200: list[SearchResultOut], **READ_ERRORS}, summary="Search the chunks")
+@router.get("/search", response={200: list[SearchResultOut], **ASK_ERRORS}, summary="Search the chunks")
 def search(
     request: HttpRequest,
     q: Text = Query(..., min_length=1, max_length=10_000, description="The query.", examples=["parental leave"]),

@@ -14,9 +14,10 @@ import logging
 from typing import Any, Callable
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from ..exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable
+from ..exceptions import DATABASE_UNAVAILABLE, QUERY_FAILURES, EmbeddingError, LLMError, query_failure
 
 logger = logging.getLogger("django_rag.api")
 
@@ -39,10 +40,7 @@ CODES_BY_STATUS = {
 # Provider failures: the caller learns what kind of failure it was, never the
 # provider's message (which may name hosts, models or echo a key back).
 LLM_ERRORS: list[tuple[type[LLMError], int, str]] = [
-    (LLMTimeout, 504, "The language model did not answer in time. Try again later."),
-    (LLMUnavailable, 503, "The language model is unavailable right now. Try again later."),
-    (LLMBadResponse, 502, "The language model sent a reply that could not be read."),
-    (LLMError, 502, "The language model refused the request."),
+    failure for failure in QUERY_FAILURES if isinstance(failure[0], type) and issubclass(failure[0], LLMError)
 ]
 
 
@@ -60,12 +58,25 @@ def error_response(status: int, detail: Any, code: str | None = None) -> JsonRes
 
 
 def llm_error_response(exc: LLMError) -> JsonResponse:
-    for error_class, status, detail in LLM_ERRORS:
-        if isinstance(exc, error_class):
-            # The alias and status are enough to find the cause in the server's log.
-            logger.warning("LLM failure answered with HTTP %s: %s", status, type(exc).__name__)
-            return error_response(status, detail, exc.code)
-    raise AssertionError("unreachable: LLMError is the last entry")  # pragma: no cover
+    return failure_response(exc)
+
+
+#: Every failure code a query may end with: (status, detail) for the SSE ``error`` event.
+STATUS_BY_FAILURE_CODE = {
+    **{getattr(error_class, "code", "error"): (status, detail) for error_class, status, detail in QUERY_FAILURES},
+    DATABASE_UNAVAILABLE[1]: (DATABASE_UNAVAILABLE[0], DATABASE_UNAVAILABLE[2]),
+}
+
+
+def failure_response(exc: Exception) -> JsonResponse:
+    """A provider's or the database's failure as ``{"detail", "code"}`` with its status (502/503/504)."""
+    failure = query_failure(exc)
+    assert failure is not None, exc
+    status, code, detail = failure
+    # The class and the provider's message (which holds no secret: see exceptions.py)
+    # are what an operator needs to find the cause; the caller gets the plain words.
+    logger.warning("Answered HTTP %s (%s): %s: %s", status, code, type(exc).__name__, exc)
+    return error_response(status, detail, code)
 
 
 def mapped_errors(view_func: Callable) -> Callable:
@@ -77,8 +88,8 @@ def mapped_errors(view_func: Callable) -> Callable:
             return view_func(request, *args, **kwargs)
         except ApiError as exc:
             return error_response(exc.status, exc.detail, exc.code)
-        except LLMError as exc:
-            return llm_error_response(exc)
+        except (LLMError, EmbeddingError, OperationalError, InterfaceError) as exc:
+            return failure_response(exc)
 
     return wrapper
 
@@ -92,6 +103,8 @@ def error_codes(run: Callable) -> Callable:
             response = run(request, *args, **kwargs)
         except RequestDataTooBig:
             return error_response(413, "The request body is larger than the server accepts.")
+        except (OperationalError, InterfaceError) as exc:  # down before the operation ran (authentication)
+            return failure_response(exc)
         return with_code(response)
 
     return wrapper

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import EmbeddingError, requires_extra
+from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, requires_extra
 from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
 from ..providers import OllamaConnection
 from .langchain import LangChainEmbedder, positive_number, quote_error
@@ -81,14 +81,18 @@ class Embedder(OllamaConnection, LangChainEmbedder):
         prefix = f"Embedder {self.alias!r} ({self.provider} {self.model} at {self.where})"
         if isinstance(exc, httpx.TimeoutException):
             within = f"within {self.timeout:g} s " if self.timeout else ""
-            return EmbeddingError(f"{prefix}: no reply {within}({self.option_path('timeout')}).")
+            return EmbeddingTimeout(f"{prefix}: no reply {within}({self.option_path('timeout')}).")
         # ollama turns a refused connection into the builtin ConnectionError.
         if isinstance(exc, (ConnectionError, httpx.TransportError)):
-            return EmbeddingError(f"{prefix}: could not connect or the connection dropped.{self.unavailable_hint()}")
+            return EmbeddingUnavailable(
+                f"{prefix}: could not connect or the connection dropped.{self.unavailable_hint()}"
+            )
         if isinstance(exc, ollama.ResponseError):
             hint = self.status_hint(exc.status_code)
             detail = quote_error(exc.error, self.secrets).rstrip(".")
-            return EmbeddingError(f"{prefix}: HTTP {exc.status_code}: {detail}.{hint}")
+            transient = exc.status_code >= 500 or exc.status_code == 429
+            error = EmbeddingUnavailable if transient else EmbeddingError
+            return error(f"{prefix}: HTTP {exc.status_code}: {detail}.{hint}")
         if isinstance(exc, ValueError):  # JSONDecodeError, pydantic's ValidationError
             return EmbeddingError(f"{prefix}: the reply was not a valid embeddings response ({type(exc).__name__}).")
         return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import EmbeddingError, RAGImproperlyConfigured, requires_extra
+from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, RAGImproperlyConfigured, requires_extra
 from ..providers import RATE_LIMITED_HINT, OpenAIConnection
 from .langchain import LangChainEmbedder, positive_number, quote_error
 
@@ -93,15 +93,18 @@ class Embedder(OpenAIConnection, LangChainEmbedder):
         # APITimeoutError subclasses APIConnectionError: test it first.
         if isinstance(exc, openai.APITimeoutError):
             within = f"within {self.timeout:g} s " if self.timeout else ""
-            return EmbeddingError(f"{prefix}: no reply {within}({self.option_path('timeout')}); {attempts}.")
+            return EmbeddingTimeout(f"{prefix}: no reply {within}({self.option_path('timeout')}); {attempts}.")
         if isinstance(exc, openai.APIConnectionError):
-            return EmbeddingError(f"{prefix}: could not connect or the connection dropped; {attempts}.")
+            return EmbeddingUnavailable(f"{prefix}: could not connect or the connection dropped; {attempts}.")
         if isinstance(exc, openai.APIStatusError):
             body = exc.body
             detail = body.get("message") if isinstance(body, dict) else None
             hint = RATE_LIMITED_HINT if exc.status_code == 429 else self.status_hint(exc.status_code)
             said = f": {quote_error(detail, self.secrets).rstrip('.')}" if detail else ""
-            return EmbeddingError(f"{prefix}: HTTP {exc.status_code}{said}.{hint}")
+            # 5xx and 429 may pass; other refusals would only be refused again.
+            transient = exc.status_code >= 500 or exc.status_code == 429
+            error = EmbeddingUnavailable if transient else EmbeddingError
+            return error(f"{prefix}: HTTP {exc.status_code}{said}.{hint}")
         if isinstance(exc, ValueError):  # JSONDecodeError, pydantic's ValidationError
             return EmbeddingError(f"{prefix}: the reply was not a valid embeddings response ({type(exc).__name__}).")
         return None

@@ -23,11 +23,15 @@ from django.utils import timezone
 
 from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
-from ..exceptions import DocumentBusy, EmbeddingError, FileTooLarge, IngestionError, UnknownLanguage
+from ..exceptions import (
+    DocumentBusy, EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, FileTooLarge, IngestionError, LeaseLost,
+    MissingFile, UnknownLanguage,
+)
 from ..models import Chunk, Document
 from ..redaction import redact
 from ..signals import document_ingested, ingestion_failed
 from .extractors import EXTRACTOR_VERSION, Extracted, extract
+from .leases import Lease, lease_fields
 from .splitting import ChunkDraft, split_sections, splitter_options
 from .writer import copy_rows
 
@@ -52,7 +56,7 @@ def advisory_lock_key(document_id: int) -> tuple[int, int]:
 # The fields ingest() writes on a document.
 _OUTCOME_FIELDS = (
     "status", "error", "content_hash", "ingest_signature", "chunk_count", "ingest_seconds", "ingest_timings",
-    "ingested_at", "updated_at",
+    "ingested_at", "updated_at", "lease_owner", "lease_expires_at",
 )
 
 
@@ -89,6 +93,11 @@ def read_source(document: Document) -> tuple[bytes, str, str | None]:
         name = document.file.name
         try:
             size = document.file.size
+        except FileNotFoundError as exc:
+            # Not worth retrying: the upload is gone until someone uploads it again.
+            raise MissingFile(
+                f"The file {PurePath(name).name!r} is no longer in storage ({name}); upload it again."
+            ) from exc
         except OSError as exc:
             raise IngestionError(f"The file {PurePath(name).name!r} could not be opened: {exc.strerror or exc}") from exc
         if size > limit:
@@ -146,14 +155,18 @@ def chunk_context(title: str, metadata: dict[str, Any]) -> str:
     return " > ".join(parts)
 
 
-def embed_in_batches(embedder: BaseEmbedder, texts: list[str]) -> list[list[float]]:
+def embed_in_batches(
+    embedder: BaseEmbedder, texts: list[str], *, heartbeat: Callable[[], None] | None = None
+) -> list[list[float]]:
+    """Embed ``texts`` ``EMBED_BATCH_SIZE`` at a time; ``heartbeat`` is called before each call
+    (the pipeline renews its lease there)."""
     size = get_setting("EMBED_BATCH_SIZE")
     vectors: list[list[float]] = []
     batches = (len(texts) + size - 1) // size
     for number, start in enumerate(range(0, len(texts), size), start=1):
         batch = texts[start : start + size]
         try:
-            result = embedder.embed_documents(batch)
+            result = _embed_with_retries(embedder, batch, number, batches, heartbeat)
         except EmbeddingError:
             raise
         except Exception as exc:
@@ -164,6 +177,30 @@ def embed_in_batches(embedder: BaseEmbedder, texts: list[str]) -> list[list[floa
             ) from exc
         vectors.extend(embedder.validate(result, len(batch)))
     return vectors
+
+
+def _embed_with_retries(
+    embedder: BaseEmbedder, batch: list[str], number: int, batches: int, heartbeat: Callable[[], None] | None
+) -> Any:
+    """One batch, tried again after a timeout or an outage (``EMBED_RETRIES`` times, waiting
+    ``EMBED_RETRY_DELAY`` seconds, doubled each time). A refusal (HTTP 4xx, a wrong
+    dimension) is not retried: it would only fail again."""
+    retries, delay = get_setting("EMBED_RETRIES"), get_setting("EMBED_RETRY_DELAY")
+    for attempt in range(retries + 1):
+        if heartbeat is not None:
+            heartbeat()
+        try:
+            return embedder.embed_documents(batch)
+        except (EmbeddingTimeout, EmbeddingUnavailable) as exc:
+            if attempt == retries:
+                tries = f"{retries + 1} attempts" if retries else "1 attempt"
+                raise type(exc)(f"{exc} (batch {number} of {batches}; {tries}, EMBED_RETRIES)") from None
+            wait = delay * 2**attempt
+            logger.warning(
+                "Embedder %r failed on batch %d of %d (%s); retrying in %.1fs.", embedder.alias, number, batches,
+                exc.code, wait,
+            )
+            time.sleep(wait)
 
 
 def _check_language(language: str, using: str) -> None:
@@ -189,8 +226,19 @@ class _AdvisoryLock:
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.held:
-            with connections[self.using].cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id))
+            _unlock(lambda cursor: cursor.execute(
+                "SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id)
+            ), self.using)
+
+
+def _unlock(statement: Callable[[Any], None], using: str) -> None:
+    # A connection cut mid-ingestion (a restart, pg_terminate_backend) took its session's
+    # locks with it: failing here would only hide the error that ended the ingestion.
+    try:
+        with connections[using].cursor() as cursor:
+            statement(cursor)
+    except DatabaseError:
+        logger.error("Could not release an ingestion's advisory lock (connection lost?)", exc_info=True)
 
 
 def ingest(
@@ -219,27 +267,36 @@ def ingest(
                 raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
             return _busy(document_id)
         doc = Document.objects.using(using).select_related("collection").get(pk=document_id)
+        lease: Lease | None = None
         try:
             work = _plan(doc, force=force, embedder=_embedder(embedder), using=using, started=started, timings=timings)
             if isinstance(work, IngestResult):
                 return work
-            _mark(doc, using, status=Document.Status.PROCESSING, error="")
+            work.lease = lease = Lease([doc.pk], using)
+            lease.claim(status=Document.Status.PROCESSING, error="")
+            doc.status, doc.error = Document.Status.PROCESSING, ""
             _check_language(work.language, using)
             _build(work)
             t = time.perf_counter()
             outcome = work.outcome()
             replace_chunks(
                 doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
-                language=work.language, using=using, document_fields=outcome,
+                language=work.language, using=using, document_fields=outcome, lease=lease,
             )
             return _finish(work, outcome, write_seconds=time.perf_counter() - t)
+        except LeaseLost as exc:
+            # Another worker has the document now: its outcome stands, ours is dropped.
+            logger.warning("Ingestion of document %s stopped: %s", doc.pk, exc)
+            if raise_errors:
+                raise
+            return IngestResult(doc.pk, "busy", error=str(exc), error_code=exc.code, timings=timings)
         except IngestionError as exc:
-            result = _fail(doc, exc, using, timings)
+            result = _fail(doc, exc, using, timings, lease=lease)
             if raise_errors:
                 raise
             return result
         except Exception as exc:
-            _fail_unexpectedly(doc, exc, using)
+            _fail_unexpectedly(doc, exc, using, lease=lease)
             raise
         finally:
             if isinstance(document, Document):
@@ -316,6 +373,7 @@ class _Work:
     drafts: list[ChunkDraft] = field(default_factory=list)
     contexts: list[str] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
+    lease: Lease | None = None
 
     def outcome(self) -> dict[str, Any]:
         """The document fields that commit together with its new chunks."""
@@ -331,6 +389,7 @@ class _Work:
             "ingest_timings": {step: round(seconds, 4) for step, seconds in self.timings.items()},
             "ingested_at": now,
             "updated_at": now,
+            **lease_fields(),
         }
 
 
@@ -348,8 +407,9 @@ def _plan(
     signature = ingest_signature(content_hash, embedder, language, doc.title)
     if not force and doc.ingest_signature == signature:
         # Same content, same chunking, same embedder: the chunks in place are right.
-        if doc.status != Document.Status.READY or doc.error:
-            _mark(doc, using, status=Document.Status.READY, error="")
+        if doc.status != Document.Status.READY or doc.error or doc.lease_owner:
+            # A dead worker's lease goes too: the chunks in place are the right ones.
+            _mark(doc, using, status=Document.Status.READY, error="", **lease_fields())
         return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
     return _Work(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
 
@@ -372,6 +432,7 @@ def _build(work: _Work) -> None:
     work.vectors = embed_in_batches(
         work.embedder,
         [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)],
+        heartbeat=work.lease.renew if work.lease is not None else None,
     )
     timings["embed"] = time.perf_counter() - t
 
@@ -391,19 +452,26 @@ def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> In
     return result
 
 
-def _fail(doc: Document, exc: IngestionError, using: str, timings: dict[str, float]) -> IngestResult:
+def _fail(
+    doc: Document, exc: IngestionError, using: str, timings: dict[str, float], *, lease: Lease | None = None
+) -> IngestResult:
     message = str(exc)
-    _mark(doc, using, status=Document.Status.FAILED, error=message)
+    _mark(doc, using, owner=lease.owner if lease else None, status=Document.Status.FAILED, error=message, **lease_fields())
     logger.warning("Ingestion of document %s failed: %s", doc.pk, message)
     result = IngestResult(doc.pk, "failed", chunks=doc.chunk_count, error=message, error_code=exc.code, timings=timings)
     ingestion_failed.send(sender=Document, document=doc, result=result)
     return result
 
 
-def _fail_unexpectedly(doc: Document, exc: Exception, using: str) -> None:
+def _fail_unexpectedly(doc: Document, exc: Exception, using: str, *, lease: Lease | None = None) -> None:
     # A bug or an outage, not bad input: record it so the admin shows something, then
-    # the caller lets it propagate (to the task queue's retry logic).
-    _mark(doc, using, status=Document.Status.FAILED, error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}")
+    # the caller lets it propagate (to the task queue's retry logic). When the database
+    # itself is gone this write fails too; the lease then expires and the document is
+    # queued again as stuck.
+    _mark(
+        doc, using, owner=lease.owner if lease else None, status=Document.Status.FAILED,
+        error=f"Unexpected error: {type(exc).__name__}: {redact(str(exc))}", **lease_fields(),
+    )
 
 
 def _busy(document_id: int) -> IngestResult:
@@ -448,22 +516,27 @@ def _ingest_batch(
                 pending.append(work)
         if not pending:
             return
-        Document.objects.using(using).filter(pk__in=[w.doc.pk for w in pending]).update(
-            status=Document.Status.PROCESSING, error="", updated_at=timezone.now()
-        )
+        lease = Lease([w.doc.pk for w in pending], using)
+        lease.claim(status=Document.Status.PROCESSING, error="")
         known = _known_languages({w.language for w in pending}, using)
         budget = get_setting("INGEST_BATCH_CHUNKS")
         ready: list[_Work] = []
         for work in pending:
+            work.lease = lease
             try:
+                if work.doc.pk in lease.lost():
+                    raise LeaseLost(f"Document {work.doc.pk} was taken over by another worker.")
                 if work.language not in known:
                     _check_language(work.language, using)  # raises UnknownLanguage with the message
                 _build(work)
+            except LeaseLost as exc:
+                report(IngestResult(work.doc.pk, "busy", error=str(exc), error_code=exc.code, timings=work.timings))
+                continue
             except IngestionError as exc:
-                report(_fail(work.doc, exc, using, work.timings))
+                report(_fail(work.doc, exc, using, work.timings, lease=lease))
                 continue
             except Exception as exc:
-                _fail_unexpectedly(work.doc, exc, using)
+                _fail_unexpectedly(work.doc, exc, using, lease=lease)
                 raise
             ready.append(work)
             if sum(len(w.drafts) for w in ready) >= budget:
@@ -482,12 +555,14 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
         with transaction.atomic(using=using):
             ids = [w.doc.pk for w in batch]
             # Lock the rows so a concurrent delete waits; a document deleted since it was
-            # read is left out (its chunks would fail the foreign key at commit).
-            alive = set(
-                Document.objects.using(using).select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
-            )
+            # read is left out (its chunks would fail the foreign key at commit), and so
+            # is one another worker took over after this batch's lease expired.
+            lease = batch[0].lease
+            assert lease is not None
+            alive, ours = lease.held(ids)
             gone = [w for w in batch if w.doc.pk not in alive]
-            batch = [w for w in batch if w.doc.pk in alive]
+            taken = [w for w in batch if w.doc.pk in alive and w.doc.pk not in ours]
+            batch = [w for w in batch if w.doc.pk in ours]
             Chunk.objects.using(using).filter(document_id__in=[w.doc.pk for w in batch])._raw_delete(using)
             copy_rows(
                 (
@@ -508,6 +583,8 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
         return
     for work in gone:
         report(IngestResult(work.doc.pk, "failed", error="The document was deleted during ingestion.", error_code="missing"))
+    for work in taken:
+        report(IngestResult(work.doc.pk, "busy", error="Another worker took this document over.", error_code="lease_lost"))
     total_chunks = sum(len(w.drafts) for w in batch) or 1
     elapsed = time.perf_counter() - t
     for work in batch:
@@ -520,10 +597,14 @@ def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) 
     try:
         replace_chunks(
             work.doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
-            language=work.language, using=using, document_fields=outcome,
+            language=work.language, using=using, document_fields=outcome, lease=work.lease,
         )
+    except LeaseLost as exc:
+        report(IngestResult(work.doc.pk, "busy", error=str(exc), error_code=exc.code, timings=work.timings))
+        return
     except DatabaseError as exc:
-        report(_fail(work.doc, IngestionError(f"The chunks could not be stored: {redact(str(exc))}"), using, work.timings))
+        error = IngestionError(f"The chunks could not be stored: {redact(str(exc))}")
+        report(_fail(work.doc, error, using, work.timings, lease=work.lease))
         return
     report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
 
@@ -571,21 +652,24 @@ def _try_lock_many(ids: list[int], using: str) -> set[int]:
 def _unlock_many(ids: set[int], using: str) -> None:
     if not ids:
         return
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
-            " FROM unnest(%s::bigint[]) AS id",
-            [_LOCK_NAMESPACE, sorted(ids)],
-        )
+    _unlock(lambda cursor: cursor.execute(
+        "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
+        " FROM unnest(%s::bigint[]) AS id",
+        [_LOCK_NAMESPACE, sorted(ids)],
+    ), using)
 
 
-def _mark(doc: Document, using: str, **fields: Any) -> None:
+def _mark(doc: Document, using: str, *, owner: str | None = None, **fields: Any) -> None:
+    """Write ``fields`` on the document; with ``owner``, only while that lease still holds it."""
     fields["updated_at"] = timezone.now()
+    rows = Document.objects.using(using).filter(pk=doc.pk)
+    if owner is not None:
+        rows = rows.filter(lease_owner=owner)
     try:
         # A savepoint when the caller holds a transaction open, so a failed status write
         # does not leave that transaction aborted for everything after it.
         with transaction.atomic(using=using):
-            Document.objects.using(using).filter(pk=doc.pk).update(**fields)
+            rows.update(**fields)
     except DatabaseError:
         logger.exception("Could not record the status of document %s", doc.pk)
     for name, value in fields.items():
@@ -602,13 +686,15 @@ def replace_chunks(
     contexts: list[str] | None = None,
     using: str = "default",
     document_fields: dict[str, Any] | None = None,
+    lease: Lease | None = None,
 ) -> None:
     """Swap a document's chunks in one transaction: readers see the old set or the new one.
 
     ``document_fields`` are written to the document in the same transaction. Its
     signature must commit with the chunks it describes: were it written afterwards and
     that write failed, the next ingest of the old content would call the new chunks
-    "unchanged".
+    "unchanged". With a ``lease``, raises :class:`~django_rag.exceptions.LeaseLost`
+    (writing nothing) when another worker took the document over.
     """
     contexts = contexts if contexts is not None else [""] * len(drafts)
     rows = (
@@ -617,7 +703,12 @@ def replace_chunks(
     )
     with transaction.atomic(using=using):
         # Lock the document row so a concurrent delete of the document waits for us.
-        Document.objects.using(using).select_for_update().filter(pk=doc.pk).exists()
+        if lease is None:
+            Document.objects.using(using).select_for_update().filter(pk=doc.pk).exists()
+        else:
+            alive, ours = lease.held([doc.pk])
+            if alive and not ours:
+                raise LeaseLost(f"Document {doc.pk} was taken over by another worker; its chunks were left alone.")
         Chunk.objects.using(using).filter(document_id=doc.pk)._raw_delete(using)
         copy_rows(rows, using=using)
         if document_fields:

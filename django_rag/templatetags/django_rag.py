@@ -3,7 +3,8 @@
 - ``{% rag_answer question [collection=...] [k=...] %}`` renders
   ``django_rag/answer.html`` (override it in your own templates directory).
 - ``{% rag_search query [collection=...] [k=...] [mode=...] as results %}`` puts the best
-  chunks in ``results``.
+  chunks in ``results``; when the embedder or the database fails, ``results`` is empty
+  and ``results.error`` says so (the words the REST API answers with).
 
 Both search only what ``request.user`` may see (``visible_to``); without a request in
 the context they search as an anonymous visitor.
@@ -16,7 +17,7 @@ from typing import Any
 
 from django import template
 
-from ..exceptions import DjangoRAGError
+from ..exceptions import DjangoRAGError, query_failure
 from ..generation import ask
 from ..rendering import link_citations
 from ..shortcuts import search
@@ -42,12 +43,21 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
         result["answer"] = ask(question, user=_user(context), **options)
     except ValueError as exc:  # a question that is too long, an unknown mode
         result["error"] = str(exc)
-    except DjangoRAGError as exc:
-        # A page must render even when the provider is down; the reason goes to the log,
-        # and QueryLog already holds it.
-        logger.warning("rag_answer could not answer: %s", exc)
-        result["error"] = "The answer could not be generated right now. Please try again later."
+    except Exception as exc:
+        failure = query_failure(exc)
+        if failure is None and not isinstance(exc, DjangoRAGError):
+            raise
+        # A page must render even when the provider or the database is down; the reason
+        # goes to the log, and QueryLog already holds it.
+        logger.warning("rag_answer could not answer: %s: %s", type(exc).__name__, exc)
+        result["error"] = failure[2] if failure else "The answer could not be generated right now. Please try again later."
     return result
+
+
+class SearchResults(list):
+    """``rag_search``'s results: a list, with ``error`` set when the search could not run."""
+
+    error = ""
 
 
 @register.simple_tag(takes_context=True)
@@ -55,8 +65,17 @@ def rag_search(context: template.Context, query: str, **options: Any) -> list[An
     """The best chunks for ``query`` that the request's user may see (``[]`` for an empty query)."""
     query = (query or "").strip()
     if not query:
-        return []
-    return search(query, user=_user(context), **options)
+        return SearchResults()
+    try:
+        return SearchResults(search(query, user=_user(context), **options))
+    except Exception as exc:
+        failure = query_failure(exc)
+        if failure is None:
+            raise
+        logger.warning("rag_search could not search: %s: %s", type(exc).__name__, exc)
+        results = SearchResults()
+        results.error = failure[2]
+        return results
 
 
 @register.filter

@@ -72,7 +72,8 @@ def assert_failure_keeps_previous_chunks(fake: FakeProvider, document: Document,
     result = django_rag.ingest(document, force=True)
 
     assert time.monotonic() - started < 3  # the timeout option bounds the wait
-    assert result.status == "failed" and result.error_code == "embedding_failed"
+    # embedding_timeout / embedding_unavailable for faults a retry may get past.
+    assert result.status == "failed" and result.error_code.startswith("embedding_")
     assert message in result.error and "Embedder 'default'" in result.error
     document.refresh_from_db()
     assert document.status == Document.Status.FAILED and document.error == result.error

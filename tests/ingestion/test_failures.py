@@ -100,7 +100,7 @@ def test_missing_file_fails_clearly(good_document):
     before = chunk_rows(good_document)
     good_document.file.storage.delete(good_document.file.name)
     result = django_rag.ingest(good_document)
-    assert_failed_and_kept(good_document, before, result, code="ingestion_failed", message="could not be opened")
+    assert_failed_and_kept(good_document, before, result, code="missing_file", message="is no longer in storage")
 
 
 @pytest.mark.django_db

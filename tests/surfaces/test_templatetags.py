@@ -78,7 +78,8 @@ def test_rag_answer_without_a_question_or_with_a_failing_llm(handbook_documents,
     assert render("{% rag_answer '' %}", admin_user).strip() == ""
     scripted_llm("unused", fail_with="unavailable")
     html = render("{% rag_answer 'parental leave' %}", admin_user)
-    assert "could not be generated right now" in html
+    # The words the REST API answers with (django_rag.exceptions.QUERY_FAILURES).
+    assert "The language model is unavailable right now. Try again later." in html
     html = render("{% rag_answer question %}", admin_user, question="x" * 5000)
     assert 'class="rag-error"' in html
 

@@ -20,12 +20,20 @@ class Command(DocumentCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", help="Files, directories or glob patterns (quote them: 'docs/**/*.md').")
+        parser.add_argument("paths", nargs="*", help="Files, directories or glob patterns (quote them: 'docs/**/*.md').")
         parser.add_argument("--collection", help="Collection name or slug (created if missing).")
         parser.add_argument("--force", action="store_true", help="Re-embed even unchanged files.")
+        parser.add_argument(
+            "--stale", action="store_true",
+            help="Ingest again the documents left 'processing' by a worker that is gone (lease expired).",
+        )
         self.add_sync_argument(parser)
 
-    def handle(self, *args, paths, collection=None, force=False, sync=False, **options):
+    def handle(self, *args, paths, collection=None, force=False, sync=False, stale=False, **options):
+        if stale:
+            return self.ingest_stale(sync=sync, force=force)
+        if not paths:
+            raise CommandError("Give files, directories or glob patterns to ingest (or --stale).")
         files = self.expand(paths)
         if not files:
             raise CommandError(f"No supported files found in {' '.join(paths)}.")
@@ -38,6 +46,14 @@ class Command(DocumentCommand):
             documents = [self.document_for(path, target) for path in files]
         labels = {document.pk: path.name for document, path in zip(documents, files)}
         self.ingest_documents(documents, sync=sync, force=force, labels=labels)
+
+    def ingest_stale(self, *, sync: bool, force: bool) -> None:
+        stale = list(Document.objects.stuck().order_by("pk"))
+        if not stale:
+            self.stdout.write("No stale documents.")
+            return
+        self.stdout.write(f"{len(stale)} documents were left processing by a worker that is gone.")
+        self.ingest_documents(stale, sync=sync, force=force)
 
     def expand(self, patterns: list[str]) -> list[Path]:
         found: dict[Path, None] = {}

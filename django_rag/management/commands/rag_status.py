@@ -20,8 +20,8 @@ class Command(BaseCommand):
         stuck = Document.objects.stuck().count()
         if stuck:
             self.stdout.write(self.style.WARNING(
-                f"  {stuck} stuck in processing longer than PROCESSING_TIMEOUT: "
-                "manage.py rag_reindex --failed-only queues them again."
+                f"  {stuck} stuck in processing (their worker is gone: lease expired): "
+                "manage.py rag_ingest --stale queues them again."
             ))
         self.stdout.write("Chunks:")
         by_embedder = Chunk.objects.order_by().values_list("embedder").annotate(n=Count("pk")).order_by("embedder")
