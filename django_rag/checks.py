@@ -281,7 +281,7 @@ def check_evaluation(app_configs=None, **kwargs: Any) -> list[Any]:
                       "and so cannot judge answers.", hint=hint, id="django_rag.E016")]
     return []
 API_AUTH_METHODS = ("api_key", "session")
-API_THROTTLE_SCOPES = ("key", "user", "anonymous")
+API_THROTTLE_SCOPES = ("key", "user", "anonymous", "failed_auth")
 
 
 def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:

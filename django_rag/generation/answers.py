@@ -51,15 +51,21 @@ class Source:
     def from_chunk(cls, number: int, chunk: Chunk) -> Source:
         document = chunk.document
         page = chunk.metadata.get("page") if isinstance(chunk.metadata, dict) else None
-        url = document.get_absolute_url()
-        if url and page and document.file and not document.source_url:
-            url = f"{url}#page={page}"
+        url = cls.link(document, page)
         snippet = chunk.content if len(chunk.content) <= 300 else chunk.content[:297].rsplit(" ", 1)[0] + "…"
         return cls(
             number=number, chunk_id=chunk.pk, document_id=document.pk, title=str(document), url=url, page=page,
             score=float(getattr(chunk, "score", 0.0) or 0.0), snippet=snippet, text=chunk.content,
             chunk=chunk, document=document,
         )
+
+    @staticmethod
+    def link(document: Document, page: Any) -> str:
+        """The source URL, or the file's serving view (at the page, for a PDF); never the storage's URL."""
+        url = document.get_absolute_url()
+        if url and page and document.file and not document.source_url:
+            url = f"{url}#page={page}"
+        return url
 
     @property
     def source_object(self) -> Any:
@@ -267,6 +273,9 @@ class _Asking:
             chunk = chunks.get(s["chunk_id"])
             if chunk is None:  # deleted or hidden since
                 return None
+            # The link is built again rather than trusted from the cache: one cached
+            # before an upgrade, or under another SITE_URL, may point elsewhere.
+            s = {**s, "url": Source.link(chunk.document, s.get("page"))}
             sources.append(Source(**s, text=chunk.content, chunk=chunk, document=chunk.document))
         self.usage = None
         return self.finish(data["text"], sources, no_answer=data["no_answer"], cached=True)
