@@ -114,12 +114,21 @@ def _validate(question: Any, history: Any) -> tuple[str, list[dict[str, str]]]:
     return question, turns
 
 
-def _resolve_collection(collection: Any) -> Collection | None:
+def _resolve_collection(collection: Any, user: Any) -> Collection | None:
+    """The collection named by a slug or id, among those ``user`` may see.
+
+    One the user may not see raises the same ``Collection.DoesNotExist`` as one that
+    does not exist, so ``ask()`` cannot be used to probe for private collections.
+    """
     if collection is None or isinstance(collection, Collection):
         return collection
-    if isinstance(collection, int):
-        return Collection.objects.get(pk=collection)
-    return Collection.objects.get(slug=collection)
+    lookup = {"pk": collection} if isinstance(collection, int) else {"slug": collection}
+    found = None
+    if not isinstance(collection, int) or 0 < collection < 2**63:  # bigint: larger ids cannot exist
+        found = Collection.objects.visible_to(user).filter(**lookup).first()
+    if found is None:
+        raise Collection.DoesNotExist(f"No collection {collection!r}.")
+    return found
 
 
 class _Asking:
@@ -132,7 +141,7 @@ class _Asking:
         self.question, self.history = _validate(question, history)
         check_mode(mode)
         self.user, self.mode = user, mode
-        self.collection = _resolve_collection(collection)
+        self.collection = _resolve_collection(collection, user)
         self.k = int(k or get_setting("ANSWER_K"))
         self.llm = get_llm(llm) if isinstance(llm, str) else llm
         self.embedder = resolve_embedder(embedder)

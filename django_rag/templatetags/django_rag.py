@@ -18,6 +18,7 @@ from django import template
 
 from ..exceptions import DjangoRAGError
 from ..generation import ask
+from ..models import Collection
 from ..rendering import link_citations
 from ..shortcuts import search
 
@@ -42,6 +43,9 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
         result["answer"] = ask(question, user=_user(context), **options)
     except ValueError as exc:  # a question that is too long, an unknown mode
         result["error"] = str(exc)
+    except Collection.DoesNotExist:
+        # The same words for a collection the user may not see as for a missing one.
+        result["error"] = f"No collection {options.get('collection')!r}."
     except DjangoRAGError as exc:
         # A page must render even when the provider is down; the reason goes to the log,
         # and QueryLog already holds it.
