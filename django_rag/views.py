@@ -34,7 +34,7 @@ TEXT_SUFFIXES = {".txt", ".text", ".log", ".csv", ".rst", ".md", ".markdown"}
 SANDBOX_POLICY = "sandbox; default-src 'none'"
 # Chromium's PDF viewer does not open in a CSP sandbox; the policy still forbids the
 # document from loading or running anything but the viewer.
-PDF_POLICY = "default-src 'none'; object-src 'self'; plugin-types application/pdf"
+PDF_POLICY = "default-src 'none'; object-src 'self'"
 NOT_FOUND = "No such file."
 
 
