@@ -264,3 +264,30 @@ def test_without_the_urls_files_get_no_link_never_media(collection, settings):
     from django.core.checks import run_checks
 
     assert "django_rag.W055" in {message.id for message in run_checks()}
+
+
+def check_ids(**kwargs) -> set[str]:
+    from django.core.checks import run_checks
+
+    return {message.id for message in run_checks(**kwargs)}
+
+
+def test_file_setting_checks(rag_settings):
+    rag_settings(FILE_STORAGE="nowhere")
+    assert "django_rag.E055" in check_ids()
+    rag_settings(FILE_STORAGE="default", SITE_URL="intranet.example.com")
+    assert "django_rag.E057" in check_ids()
+    rag_settings(SITE_URL="https://intranet.example.com")
+    assert not {"django_rag.E055", "django_rag.E057", "django_rag.W055"} & check_ids()
+
+
+def test_deploy_check_warns_while_uploads_sit_under_media_root(rag_settings, settings, tmp_path):
+    assert "django_rag.W056" in check_ids(include_deployment_checks=True)
+    assert "django_rag.W056" not in check_ids()  # a deployment check only
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "django_rag": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                       "OPTIONS": {"location": str(tmp_path / "private")}},
+    }
+    rag_settings(FILE_STORAGE="django_rag")
+    assert "django_rag.W056" not in check_ids(include_deployment_checks=True)
