@@ -331,7 +331,7 @@ def check_evaluation(app_configs=None, **kwargs: Any) -> list[Any]:
                       "and so cannot judge answers.", hint=hint, id="django_rag.E016")]
     return []
 API_AUTH_METHODS = ("api_key", "session")
-API_THROTTLE_SCOPES = ("key", "user", "anonymous")
+API_THROTTLE_SCOPES = ("key", "user", "anonymous", "failed_auth")
 
 
 def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:
@@ -416,3 +416,101 @@ def _api_operations(patterns: list[Any], prefix: str):
                 view = inspect.unwrap(getattr(operation, "view_func", None) or (lambda: None))
                 if getattr(view, "__module__", "") == "django_rag.api.endpoints":
                     yield route, operation
+
+
+def _file_setting_errors(settings: dict[str, Any]) -> list[Any]:
+    """E055: FILE_STORAGE is not a STORAGES alias; E056: API_TRUSTED_PROXIES holds a non-address; E057: SITE_URL."""
+    from django.conf import settings as django_settings
+
+    errors: list[Any] = []
+    alias = settings.get("FILE_STORAGE")
+    if isinstance(alias, str) and alias not in getattr(django_settings, "STORAGES", {}):
+        errors.append(
+            Error(
+                f'DJANGO_RAG["FILE_STORAGE"] names {alias!r}, which is not in STORAGES.',
+                hint=f'Add STORAGES[{alias!r}] (see docs/security.md) or name an alias that exists.',
+                id="django_rag.E055",
+            )
+        )
+    proxies = settings.get("API_TRUSTED_PROXIES")
+    if isinstance(proxies, (list, tuple)):
+        from .ratelimits import trusted_networks
+
+        try:
+            trusted_networks(tuple(str(p) for p in proxies))
+        except RAGImproperlyConfigured as exc:
+            errors.append(Error(str(exc), hint="List addresses or CIDR ranges such as '10.0.0.0/8'.",
+                                id="django_rag.E056"))
+    site_url = settings.get("SITE_URL")
+    if isinstance(site_url, str):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(site_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            errors.append(
+                Error(
+                    f'DJANGO_RAG["SITE_URL"] = {site_url!r} must be an http(s) address such as '
+                    "'https://intranet.example.com'.",
+                    id="django_rag.E057",
+                )
+            )
+    return errors
+
+
+@register(Tags.security, "django_rag")
+def check_files(app_configs=None, **kwargs: Any) -> list[Any]:
+    """E055-E057 (file and proxy settings); W055: django_rag.urls is not included, so files get no links."""
+    errors = _file_setting_errors(get_settings())
+    from django.conf import settings
+
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return errors
+    from django.urls import NoReverseMatch, reverse
+
+    from .files import FILE_VIEW
+
+    try:
+        reverse(FILE_VIEW, kwargs={"document_id": 1})
+    except NoReverseMatch:
+        errors.append(
+            Warning(
+                "django_rag.urls is not included in the URLconf: citations and sources cannot link to uploaded "
+                "files, and are shown without a link.",
+                hint='Add path("rag/", include("django_rag.urls")) to your urlpatterns (docs/installation.md).',
+                id="django_rag.W055",
+            )
+        )
+    except Exception:  # a broken URLconf is reported by Django's own URL checks
+        pass
+    return errors
+
+
+@register(Tags.security, "django_rag", deploy=True)
+def check_file_storage_is_private(app_configs=None, **kwargs: Any) -> list[Any]:
+    """W056 (``check --deploy``): uploads are kept on disk under MEDIA_ROOT."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.files.storage import FileSystemStorage, storages
+
+    alias = get_settings().get("FILE_STORAGE")
+    try:
+        storage = storages[alias]
+    except Exception:  # E055
+        return []
+    media_root = getattr(settings, "MEDIA_ROOT", "")
+    if not isinstance(storage, FileSystemStorage) or not media_root:
+        return []
+    location, media = Path(storage.location).resolve(), Path(media_root).resolve()
+    if location != media and media not in location.parents:
+        return []
+    return [
+        Warning(
+            f"Uploaded files are stored under MEDIA_ROOT ({location}). django-rag links only to its own view, "
+            "but wherever MEDIA_URL is served from this site's origin an uploaded HTML or SVG file opened "
+            "there runs script as this site.",
+            hint='Keep uploads outside MEDIA_ROOT: a STORAGES alias named by DJANGO_RAG["FILE_STORAGE"] '
+            "(docs/security.md). Silence django_rag.W056 if MEDIA is served from another domain or not at all.",
+            id="django_rag.W056",
+        )
+    ]

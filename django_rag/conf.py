@@ -130,11 +130,21 @@ DEFAULTS: dict[str, Any] = {
     "API_AUTH": ["api_key", "session"],
     # Requests allowed per caller: "N/s", "N/min", "N/hour" or "N/day"; None: unlimited.
     # "key" counts each API key, "user" each user (over all their keys and sessions),
-    # "anonymous" each client address when the router is mounted without auth.
-    "API_THROTTLE": {"key": "600/min", "user": "600/min", "anonymous": "60/min"},
+    # "anonymous" each client address when the router is mounted without auth,
+    # "failed_auth" the failed authentications (wrong keys, 401s) of each client address.
+    "API_THROTTLE": {"key": "600/min", "user": "600/min", "anonymous": "60/min", "failed_auth": "10/min"},
+    # Proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed when the
+    # throttle finds a client's address; empty: REMOTE_ADDR, whatever a client sends.
+    "API_TRUSTED_PROXIES": [],
     # Django cache alias holding the throttle counters (shared by every server process
     # only if the cache is: use Redis or the database cache in production).
     "API_THROTTLE_CACHE": "default",
+    # The STORAGES alias uploaded files are kept in; a storage that is not served
+    # publicly keeps them away from MEDIA_URL (see docs/security.md).
+    "FILE_STORAGE": "default",
+    # The site's address ("https://intranet.example.com"): links to files are made
+    # absolute with it where there is no request (rag_ask, ask() in a worker).
+    "SITE_URL": None,
 }
 
 # Settings whose value must be of this type; checked by django_rag.E010.
@@ -187,6 +197,9 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "API_AUTH": (list, tuple),
     "API_THROTTLE": (dict, type(None)),
     "API_THROTTLE_CACHE": str,
+    "API_TRUSTED_PROXIES": (list, tuple),
+    "FILE_STORAGE": str,
+    "SITE_URL": (str, type(None)),
 }
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
 
 class RegConfigField(models.CharField):
@@ -26,3 +27,24 @@ class RegConfigField(models.CharField):
         if isinstance(value, str) and value.startswith("pg_catalog."):
             return value[len("pg_catalog.") :]
         return value
+
+
+class DocumentFieldFile(FieldFile):
+    """``document.file``: its ``url`` is django-rag's serving view, never the storage's own URL.
+
+    Every link Django builds from the field (the admin's "Currently:" link, templates,
+    ``get_absolute_url()``) then goes through the access check and the safe headers of
+    :func:`django_rag.views.document_file`. The storage URL stays available to site code
+    as ``document.file.storage.url(document.file.name)``.
+    """
+
+    @property
+    def url(self) -> str:
+        self._require_file()
+        from .files import absolute_url, file_path
+
+        return absolute_url(file_path(getattr(self.instance, "pk", None)))
+
+
+class DocumentFileField(models.FileField):
+    attr_class = DocumentFieldFile

@@ -589,7 +589,8 @@ class DjangoRAGVectorStore(VectorStore):
             else:
                 metadata = {**_public_metadata(document.metadata), **(chunk.metadata or {})}
                 metadata.update(document_id=document.pk, chunk_index=chunk.index, title=document.title)
-                metadata["source"] = document.get_absolute_url() or (document.file.name if document.file else "")
+                # The serving view's URL, else the uploaded name: never the storage path.
+                metadata["source"] = document.get_absolute_url() or document.file_name
                 result = LCDocument(page_content=chunk.content, metadata=metadata)
             results.append((result, chunk.score, chunk))
         return results

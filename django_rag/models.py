@@ -8,11 +8,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.urls import NoReverseMatch
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
-from .fields import RegConfigField
+from .fields import DocumentFileField, RegConfigField
+from .files import display_name, document_storage, upload_path
 from .querysets import ChunkQuerySet, CollectionQuerySet, DocumentQuerySet
 
 
@@ -95,7 +95,11 @@ class Document(AccessFields):
         blank=True,
     )
     title = models.CharField(_("title"), max_length=500, blank=True)
-    file = models.FileField(_("file"), upload_to="django_rag/%Y/%m/", blank=True, max_length=500)
+    # Stored under a random directory in DJANGO_RAG["FILE_STORAGE"]; its links go to the
+    # access-checked serving view (django_rag.files), never to MEDIA_URL.
+    file = DocumentFileField(
+        _("file"), upload_to=upload_path, storage=document_storage, blank=True, max_length=500
+    )
     text = models.TextField(_("text"), blank=True, help_text=_("Used when there is no file."))
     source_url = models.URLField(_("source URL"), max_length=2000, blank=True)
     language = models.CharField(
@@ -175,16 +179,19 @@ class Document(AccessFields):
         ]
 
     def __str__(self) -> str:
-        return self.title or (self.file.name if self.file else f"Document {self.pk}")
+        return self.title or (self.file_name or f"Document {self.pk}")
+
+    @property
+    def file_name(self) -> str:
+        """The uploaded file's own name (``report.pdf``), without the storage's random directory."""
+        return display_name(self.file.name) if self.file else ""
 
     def get_absolute_url(self) -> str:
+        """The source URL, else the serving view of the file (``/rag/documents/42/file``), else ``""``."""
         if self.source_url:
             return self.source_url
         if self.file:
-            try:
-                return self.file.url
-            except (ValueError, NoReverseMatch):
-                return ""
+            return self.file.url
         return ""
 
 

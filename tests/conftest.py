@@ -15,6 +15,16 @@ def _media_root(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_failed_auth_counters():
+    # Every test client calls from 127.0.0.1, and the failed-authentication throttle
+    # counts per address in the cache, which outlives a test: without this, the 401s
+    # of earlier tests would add up to a 429 in a later one.
+    from django.core.cache import caches
+
+    caches["default"].clear()
+
+
 @pytest.fixture
 def rag_settings(settings):
     """Override DJANGO_RAG keys for one test: ``rag_settings(CHUNK_SIZE=200)``."""

@@ -554,7 +554,7 @@ cases: dict[str, Any] = {"worlds": 0, "checks": 0, "showing": {}, "seconds": {}}
 @pytest.fixture
 def article_rule(db, settings, rag_settings):
     # The API's throttle would refuse the many requests one example makes.
-    rag_settings(API_THROTTLE={"key": None, "user": None, "anonymous": None})
+    rag_settings(API_THROTTLE={"key": None, "user": None, "anonymous": None, "failed_auth": None})
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "access-properties"}}
     django_rag.register(Article, fields=["title", "body"], title="title", collection="news", visible_to=lambda user: Q(published=True))
     yield

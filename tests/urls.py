@@ -8,4 +8,6 @@ urlpatterns = [
     # The example site's pages (example_project/site_pages), for the browser tests.
     path("example/", include("site_pages.urls")),
     path("api/", api.urls),
+    # Uploaded files, served through django-rag's access-checked view.
+    path("rag/", include("django_rag.urls")),
 ]

@@ -34,6 +34,10 @@ class ApiKeyAuth(HttpBearer):
         api_key = ApiKey.authenticate(token)
         if api_key is not None:
             request.user = api_key.user
+        else:
+            # Counted against the address even when a session then signs the request
+            # in (api.throttling.failed_auth_throttle), so keys cannot be guessed that way.
+            request._django_rag_key_failed = True
         return api_key
 
 

@@ -21,6 +21,7 @@ from ninja import Path as PathParam
 from .. import tasks
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError, UnsupportedFileType
+from ..files import absolute_url
 from ..ingestion.extractors import detect_format
 from ..models import Collection, Document
 from ..receivers import auto_ingest_paused
@@ -39,10 +40,11 @@ from .schemas import (
     SearchResultOut,
     Text,
 )
-from .throttling import default_throttle
+from .throttling import default_throttle, failed_auth_throttle
 
 router = Router(auth=default_auth(), throttle=default_throttle(), tags=["RAG"])
 router.add_decorator(error_codes, mode="view")
+router.add_decorator(failed_auth_throttle, mode="view")
 router.add_decorator(mapped_errors, mode="operation")
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
@@ -94,15 +96,19 @@ def _score(value: Any) -> float:
     return score if math.isfinite(score) else 0.0
 
 
-def _source_out(source: Any) -> dict[str, Any]:
-    return {**source.as_dict(), "score": _score(source.score)}
+def _source_out(source: Any, request: HttpRequest) -> dict[str, Any]:
+    data = source.as_dict() if not isinstance(source, dict) else dict(source)
+    return {**data, "score": _score(data.get("score")), "url": absolute_url(data.get("url") or "", request)}
 
 
-def _document_out(document: Document) -> dict[str, Any]:
+def _document_out(document: Document, request: HttpRequest) -> dict[str, Any]:
     return {
         "id": document.pk, "title": str(document), "status": document.status, "error": document.error,
         "collection": document.collection.slug if document.collection else None,
-        "file": document.file.name or None, "source_url": document.source_url, "language": document.language,
+        # The uploaded name only: the storage path is never shown (docs/security.md).
+        "file": document.file_name or None,
+        "file_url": absolute_url(document.file.url, request) if document.file else None,
+        "source_url": document.source_url, "language": document.language,
         "chunk_count": document.chunk_count, "created_at": document.created_at,
         "updated_at": document.updated_at, "ingested_at": document.ingested_at,
     }
@@ -123,7 +129,8 @@ def ask(request: HttpRequest, payload: AskIn):
         raise ApiError(400, str(exc)) from exc
     return {
         "question": answer.question, "answer": answer.text,
-        "citations": [_source_out(s) for s in answer.citations], "sources": [_source_out(s) for s in answer.sources],
+        "citations": [_source_out(s, request) for s in answer.citations],
+        "sources": [_source_out(s, request) for s in answer.sources],
         "standalone_question": answer.standalone_question, "no_answer": answer.no_answer, "cached": answer.cached,
     }
 
@@ -181,20 +188,20 @@ def ask_stream(request: HttpRequest, payload: AskIn):
         status, detail = STATUS_BY_LLM_CODE.get(first["code"], (502, "The answer could not be completed."))
         logger.warning("Answered HTTP %s (%s): %s", status, first["code"], first.get("detail", ""))
         return error_response(status, detail, first["code"])
-    response = StreamingHttpResponse(_sse(first, events), content_type="text/event-stream")
+    response = StreamingHttpResponse(_sse(first, events, request), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on as it comes
     return response
 
 
-def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]], request: HttpRequest) -> Iterator[str]:
     def encode(event: dict[str, Any]) -> str:
         kind = event.pop("type")
         if kind == "done":
             answer = event.pop("answer", None)
             event = {"no_answer": bool(answer and answer.no_answer), "cached": bool(answer and answer.cached)}
         elif kind == "sources":
-            event = {"sources": [{**source, "score": _score(source.get("score"))} for source in event["sources"]]}
+            event = {"sources": [_source_out(source, request) for source in event["sources"]]}
         elif kind == "error":
             # stream() ends with this event on a provider failure; its message may name
             # the provider, so the client gets the same wording as a JSON error would.
@@ -231,7 +238,8 @@ def search(
         {
             "chunk_id": chunk.pk, "document_id": chunk.document_id, "document_title": str(chunk.document),
             "collection": chunk.document.collection.slug if chunk.document.collection else None,
-            "content": chunk.content, "score": _score(chunk.score), "url": chunk.document.get_absolute_url(),
+            "content": chunk.content, "score": _score(chunk.score),
+            "url": absolute_url(chunk.document.get_absolute_url(), request),
             "metadata": chunk.metadata if isinstance(chunk.metadata, dict) else {},
         }
         for chunk in chunks
@@ -252,7 +260,7 @@ def list_documents(
         documents = documents.filter(collection=_collection(user, collection))
     if status is not None:
         documents = documents.filter(status=status)
-    return {"count": documents.count(), "items": [_document_out(d) for d in documents[offset : offset + limit]]}
+    return {"count": documents.count(), "items": [_document_out(d, request) for d in documents[offset : offset + limit]]}
 
 
 @router.post(
@@ -298,7 +306,7 @@ def create_document(
         document.save()
         enqueue_ingestion(document.pk)
     document.refresh_from_db()
-    return Status(202, _document_out(document))
+    return Status(202, _document_out(document, request))
 
 
 def _upload_name(file: UploadedFile) -> str:
@@ -324,7 +332,7 @@ DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])
 
 @router.get("/documents/{document_id}", response={200: DocumentOut, **READ_ERRORS}, summary="Get a document")
 def get_document(request: HttpRequest, document_id: int = DocumentId):
-    return _document_out(_document(caller(request), document_id))
+    return _document_out(_document(caller(request), document_id), request)
 
 
 @router.delete("/documents/{document_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a document")
@@ -354,7 +362,7 @@ def reingest_document(request: HttpRequest, document_id: int = DocumentId):
     with transaction.atomic():
         enqueue_ingestion(document.pk, force=True)
     document.refresh_from_db()
-    return Status(202, _document_out(document))
+    return Status(202, _document_out(document, request))
 
 
 @router.get("/collections", response={200: list[CollectionOut], **READ_ERRORS}, summary="List collections")

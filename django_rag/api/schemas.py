@@ -92,7 +92,11 @@ class DocumentOut(Schema):
     collection: str | None = Field(None, examples=["handbook"])
     status: Literal["pending", "processing", "ready", "failed"] = Field(..., examples=["ready"])
     error: str = Field("", description="Why the last ingestion failed.")
-    file: str | None = Field(None, examples=["django_rag/2026/11/leave.pdf"])
+    file: str | None = Field(None, examples=["leave.pdf"], description="The uploaded file's name.")
+    file_url: str | None = Field(
+        None, examples=["https://intranet.example.com/rag/documents/42/file"],
+        description="Where to download the file (with the same credentials).",
+    )
     source_url: str = ""
     language: str = ""
     chunk_count: int = Field(..., examples=[12])

@@ -51,15 +51,21 @@ class Source:
     def from_chunk(cls, number: int, chunk: Chunk) -> Source:
         document = chunk.document
         page = chunk.metadata.get("page") if isinstance(chunk.metadata, dict) else None
-        url = document.get_absolute_url()
-        if url and page and document.file and not document.source_url:
-            url = f"{url}#page={page}"
+        url = cls.link(document, page)
         snippet = chunk.content if len(chunk.content) <= 300 else chunk.content[:297].rsplit(" ", 1)[0] + "…"
         return cls(
             number=number, chunk_id=chunk.pk, document_id=document.pk, title=str(document), url=url, page=page,
             score=float(getattr(chunk, "score", 0.0) or 0.0), snippet=snippet, text=chunk.content,
             chunk=chunk, document=document,
         )
+
+    @staticmethod
+    def link(document: Document, page: Any) -> str:
+        """The source URL, or the file's serving view (at the page, for a PDF); never the storage's URL."""
+        url = document.get_absolute_url()
+        if url and page and document.file and not document.source_url:
+            url = f"{url}#page={page}"
+        return url
 
     @property
     def source_object(self) -> Any:
@@ -108,12 +114,21 @@ def _validate(question: Any, history: Any) -> tuple[str, list[dict[str, str]]]:
     return question, turns
 
 
-def _resolve_collection(collection: Any) -> Collection | None:
+def _resolve_collection(collection: Any, user: Any) -> Collection | None:
+    """The collection named by a slug or id, among those ``user`` may see.
+
+    One the user may not see raises the same ``Collection.DoesNotExist`` as one that
+    does not exist, so ``ask()`` cannot be used to probe for private collections.
+    """
     if collection is None or isinstance(collection, Collection):
         return collection
-    if isinstance(collection, int):
-        return Collection.objects.get(pk=collection)
-    return Collection.objects.get(slug=collection)
+    lookup = {"pk": collection} if isinstance(collection, int) else {"slug": collection}
+    found = None
+    if not isinstance(collection, int) or 0 < collection < 2**63:  # bigint: larger ids cannot exist
+        found = Collection.objects.visible_to(user).filter(**lookup).first()
+    if found is None:
+        raise Collection.DoesNotExist(f"No collection {collection!r}.")
+    return found
 
 
 class _Asking:
@@ -126,7 +141,7 @@ class _Asking:
         self.question, self.history = _validate(question, history)
         check_mode(mode)
         self.user, self.mode = user, mode
-        self.collection = _resolve_collection(collection)
+        self.collection = _resolve_collection(collection, user)
         self.k = int(k or get_setting("ANSWER_K"))
         self.llm = get_llm(llm) if isinstance(llm, str) else llm
         self.embedder = resolve_embedder(embedder)
@@ -267,6 +282,9 @@ class _Asking:
             chunk = chunks.get(s["chunk_id"])
             if chunk is None:  # deleted or hidden since
                 return None
+            # The link is built again rather than trusted from the cache: one cached
+            # before an upgrade, or under another SITE_URL, may point elsewhere.
+            s = {**s, "url": Source.link(chunk.document, s.get("page"))}
             sources.append(Source(**s, text=chunk.content, chunk=chunk, document=chunk.document))
         self.usage = None
         return self.finish(data["text"], sources, no_answer=data["no_answer"], cached=True)

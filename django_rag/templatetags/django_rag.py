@@ -19,6 +19,7 @@ from django import template
 
 from ..exceptions import DjangoRAGError, query_failure
 from ..generation import ask
+from ..models import Collection
 from ..rendering import link_citations
 from ..shortcuts import search
 
@@ -43,6 +44,9 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
         result["answer"] = ask(question, user=_user(context), **options)
     except ValueError as exc:  # a question that is too long, an unknown mode
         result["error"] = str(exc)
+    except Collection.DoesNotExist:
+        # The same words for a collection the user may not see as for a missing one.
+        result["error"] = f"No collection {options.get('collection')!r}."
     except Exception as exc:
         failure = query_failure(exc)
         if failure is None and not isinstance(exc, DjangoRAGError):

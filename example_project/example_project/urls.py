@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,4 +7,7 @@ urlpatterns = [
     path("", include("site_pages.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Uploaded files: served by django-rag's view, which checks who may see them and
+    # never lets an uploaded HTML or SVG file run on this site. MEDIA is not served.
+    path("rag/", include("django_rag.urls")),
+]

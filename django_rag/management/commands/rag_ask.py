@@ -29,10 +29,11 @@ class Command(BaseCommand):
                 asker = User.objects.get(**{User.USERNAME_FIELD: user})
             except User.DoesNotExist:
                 raise CommandError(f"No user {user!r}.") from None
-        if collection and not Collection.objects.filter(slug=collection).exists():
-            raise CommandError(f"No collection with the slug {collection!r}.")
         try:
             answer = ask(question, user=asker, collection=collection, k=k, mode=mode, llm=llm)
+        except Collection.DoesNotExist:
+            # Also for a collection the --user may not see: the same answer as a missing one.
+            raise CommandError(f"No collection with the slug {collection!r}.") from None
         except (ValueError, DjangoRAGError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(answer.text)
