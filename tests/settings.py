@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_q",
+    # django-ninja ships Swagger UI: installed, /api/docs serves it from static files
+    # instead of a CDN, so the docs page works offline.
+    "ninja",
     "django_rag",
     "tests.testapp",
     # The example site's pages, so the browser tests drive the very views `make run` serves.

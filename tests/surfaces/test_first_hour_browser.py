@@ -1,0 +1,59 @@
+"""What a new user sees in the first hour, in headless Chromium (issue 18).
+
+Uses the browser fixtures of tests/surfaces/test_browser.py. Screenshots go to
+``var/test-artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+from tests.surfaces.test_browser import ARTIFACTS, CHROMIUM, browser, logged_in, page  # noqa: F401 (fixtures)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: apt-get install chromium (.ci/run does)"),
+]
+
+
+def offline(page, live_server) -> list[str]:
+    """Abort every request that leaves the live server; return the URLs that tried."""
+    blocked: list[str] = []
+    own = urlsplit(live_server.url).netloc
+
+    def route(route):
+        if urlsplit(route.request.url).netloc == own:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return blocked
+
+
+def test_api_docs_render_with_no_network(page, live_server):
+    blocked = offline(page, live_server)
+    page.goto(f"{live_server.url}/api/docs")
+    # Swagger UI's own markup appears only when its JavaScript ran and read the schema.
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "django-rag test site" in page.locator(".swagger-ui .info .title").inner_text()
+    page.locator(".opblock-summary-path", has_text="/api/rag/ask").first.wait_for()
+    assert blocked == []
+    page.screenshot(path=ARTIFACTS / "api-docs-offline.png")
+
+
+def test_the_example_site_installs_ninja_so_its_docs_work_offline():
+    """The example's own settings (imported with a DATABASE_URL so nothing starts)."""
+    code = "import example_project.settings as s; print('ninja' in s.INSTALLED_APPS)"
+    env = {**os.environ, "DATABASE_URL": "postgres://u:p@example.invalid:5432/x"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=settings.REPO_DIR / "example_project", env=env,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
