@@ -69,8 +69,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = REPO_DIR / "var" / "example-media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
-# Times are stored in UTC; the admin, the pages and the logs show them in this zone.
-TIME_ZONE = os.environ.get("TZ") or "UTC"
+# Django's default is America/Chicago: the admin, the pages and the logs would show that
+# clock. Set DJANGO_TIME_ZONE (e.g. Europe/Berlin) to see your own.
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 
 
 def _embedders():
