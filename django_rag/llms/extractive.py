@@ -74,6 +74,7 @@ from typing import Any
 
 from ..conf import get_settings
 from ..exceptions import RAGImproperlyConfigured
+from ..markdown import SETEXT_UNDERLINE, TABLE_RULE, code_lines, plain_inline
 from .base import BaseLLM, Completion, chunk_words
 
 DEFAULT_NO_ANSWER = "I don't know: the sources do not contain the answer."
@@ -126,18 +127,6 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 # Citation marks a source may carry itself: [3], [2, 5], [1-4].
 _CITATION_MARK = re.compile(r"\s*\[\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*\]")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
-
-# Markdown that must not reach a quoted sentence.
-_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
-_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+\"[^\"]*\")?\)")
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-_HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_BLOCKQUOTE = re.compile(r"^\s*(?:>\s?)+")
 
 # What a sentence holds when it answers a question of each kind (see answer_kind()).
 _ROLES = frozenset(
@@ -288,44 +277,9 @@ def parse_message(content: str) -> tuple[list[Source], str]:
     return sources, question.strip()
 
 
-def clean_inline(line: str) -> str:
-    """A line's text without Markdown and HTML markup: what a reader sees of it."""
-    line = _BLOCKQUOTE.sub("", line)
-    line = _IMAGE.sub(lambda m: m.group(1), line)
-    line = _LINK.sub(lambda m: m.group(1), line)
-    line = _INLINE_CODE.sub(lambda m: m.group(2).strip(), line)
-    line = _STRONG.sub(lambda m: m.group(2), line)
-    line = _EMPHASIS.sub(lambda m: m.group(2), line)
-    line = _HTML_TAG.sub("", line)
-    return line
-
-
 def prose_lines(lines: list[str]) -> list[str]:
-    """The lines outside code blocks, each code block replaced by a blank line.
-
-    A chunk can start inside a code block (the splitter cut it) or end inside one. A
-    fence with a language ("```python") always opens a block; the reading that never
-    takes one for a closing fence wins, and with an odd number of bare fences the first
-    is taken to close a block begun before the chunk.
-    """
-    fences = [(n, bool(_FENCE_LINE.match(line).group(2))) for n, line in enumerate(lines) if _FENCE_LINE.match(line)]
-
-    def code_lines(start_inside: bool) -> set[int] | None:
-        inside, opened, code = start_inside, 0, set()
-        for n, has_language in fences:
-            if inside and has_language:
-                return None  # a fence with a language cannot close a block
-            if inside:
-                code.update(range(opened, n + 1))
-            else:
-                opened = n
-            inside = not inside
-        if inside:
-            code.update(range(opened, len(lines)))
-        return code
-
-    readings = [True, False] if len(fences) % 2 and fences and not fences[0][1] else [False, True]
-    code = next((c for c in map(code_lines, readings) if c is not None), code_lines(readings[0]) or set())
+    """The lines outside code blocks (a code block is not a sentence), each a blank line instead."""
+    code = code_lines(lines)
     return ["" if n in code else line for n, line in enumerate(lines)]
 
 
@@ -364,12 +318,12 @@ def sentences_of(source: Source) -> list[Sentence]:
                     Sentence(source.number, len(out), sentence, sentence_terms, title_terms | heading_terms)
                 )
 
-    lines = [clean_inline(line) if line.strip() else "" for line in prose_lines(source.lines)]
+    lines = [plain_inline(line) if line.strip() else "" for line in prose_lines(source.lines)]
     for n, line in enumerate(lines):
         following = lines[n + 1] if n + 1 < len(lines) else ""
-        if not line.strip() or _TABLE_RULE.match(line):
+        if not line.strip() or TABLE_RULE.match(line):
             flush()
-        elif _SETEXT_UNDERLINE.match(line) and block:
+        elif SETEXT_UNDERLINE.match(line) and block:
             # "Title" over "=====": the block so far is the heading.
             heading_terms = frozenset(terms(" ".join(block)))
             block.clear()
@@ -379,7 +333,7 @@ def sentences_of(source: Source) -> list[Sentence]:
         elif (
             (not block or _ENDS_SENTENCE.search(block[-1].strip()))
             and _looks_like_heading(line, following)
-            and not _SETEXT_UNDERLINE.match(following)
+            and not SETEXT_UNDERLINE.match(following)
         ):
             flush()
             heading_terms = frozenset(terms(line))

@@ -7,6 +7,7 @@ Uses the browser fixtures of tests/surfaces/test_browser.py. Screenshots go to
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from urllib.parse import urlsplit
@@ -66,3 +67,37 @@ def test_the_example_site_installs_ninja_so_its_docs_work_offline():
 
 def test_the_example_site_has_a_time_zone_not_djangos_chicago_default():
     assert example_setting("TIME_ZONE") == "UTC"
+
+
+SETUP_GUIDE = (
+    "# Setup\n\nInstall the package, then ask from a view:\n\n```python\ndef leave_answer(request):\n"
+    "    return rag.ask('How long is parental leave?', user=request.user)\n```\n\n"
+    "## Parental leave\nParental leave is **twenty days** for every employee."
+)
+
+
+def test_answers_sources_and_passages_read_as_finished(page, live_server, make_document):
+    import django_rag
+
+    document = make_document(SETUP_GUIDE, name="setup-guide.md", title="Setup guide")
+    django_rag.ingest(document)
+    page.goto(f"{live_server.url}/example/?q=How+long+is+parental+leave")
+    page.locator(".rag-answer").wait_for()
+    # Sources numbered 1, 2, ... in the order the answer cites them.
+    numbers = page.locator("ol.rag-sources > li").evaluate_all("items => items.map(li => li.value)")
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers
+    marks = page.locator(".rag-answer-text a.rag-citation").all_inner_texts()
+    assert marks[0] == "1"
+    # Passages: Markdown rendered, code in monospace with its indentation.
+    code = page.locator(".passage pre.rag-code").first
+    assert "monospace" in code.evaluate("element => getComputedStyle(element).fontFamily")
+    assert "\n    return rag.ask(" in code.inner_text()
+    passages = " ".join(page.locator(".passage").all_inner_texts())
+    assert "```" not in passages and "## " not in passages and "**" not in passages
+    assert page.locator(".passage strong", has_text="twenty days").count() >= 1
+    # Scores: a rank, the legs that matched and a bar; the raw number only in the tooltip.
+    badge = page.locator(".rag-relevance").first
+    assert badge.locator(".rag-rank").inner_text() == "#1"
+    assert re.match(r"score 0\.\d{4}", badge.get_attribute("title"))
+    assert "matched:" in badge.inner_text() and not re.search(r"0\.\d{3}", page.locator(".meta").first.inner_text())
+    page.screenshot(path=ARTIFACTS / "answer-sources-passages.png", full_page=True)
