@@ -232,6 +232,7 @@ def ingest(
                 doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
                 language=work.language, using=using, document_fields=outcome,
             )
+            _save_titles([work], using)
             return _finish(work, outcome, write_seconds=time.perf_counter() - t)
         except IngestionError as exc:
             result = _fail(doc, exc, using, timings)
@@ -316,6 +317,7 @@ class _Work:
     drafts: list[ChunkDraft] = field(default_factory=list)
     contexts: list[str] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
+    named: bool = False  # the title came from the content (_name_document)
 
     def outcome(self) -> dict[str, Any]:
         """The document fields that commit together with its new chunks."""
@@ -362,6 +364,8 @@ def _build(work: _Work) -> None:
         work.data, name=work.name, format=work.format, max_length=get_setting("MAX_TEXT_LENGTH")
     )
     timings["extract"] = time.perf_counter() - t
+    if not work.doc.title.strip():
+        _name_document(work, extracted)
 
     t = time.perf_counter()
     work.drafts = split_sections(extracted.sections)
@@ -374,6 +378,23 @@ def _build(work: _Work) -> None:
         [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)],
     )
     timings["embed"] = time.perf_counter() - t
+
+
+def title_from_file_name(name: str) -> str:
+    """"installation-guide.md" -> "Installation guide": the last resort for a title."""
+    words = " ".join(PurePath(name).stem.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
+
+
+def _name_document(work: _Work, extracted: Extracted) -> None:
+    """Give an untitled document the title its content names: a first heading, a PDF's
+    title metadata, else its file name. Part of the signature, as a title is given by hand."""
+    title = (extracted.metadata.get("title") or title_from_file_name(work.name))[:500]
+    if not title:
+        return
+    work.doc.title = title
+    work.signature = ingest_signature(work.content_hash, work.embedder, work.language, title)
+    work.named = True
 
 
 def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
@@ -414,6 +435,8 @@ def _copy_outcome(source: Document, target: Document) -> None:
     if source is not target:
         for name in _OUTCOME_FIELDS:
             setattr(target, name, getattr(source, name))
+        if not target.title.strip() and source.title:  # named by _name_document()
+            target.title = source.title
 
 
 def _ingest_batch(
@@ -499,6 +522,7 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
             )
             outcomes = {w.doc.pk: w.outcome() for w in batch}
             _update_documents(outcomes, using)
+            _save_titles(batch, using)
     except DatabaseError:
         # One document's rows may be what the database refused: write them one by one,
         # so the others still land and the culprit gets its own error.
@@ -525,7 +549,15 @@ def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) 
     except DatabaseError as exc:
         report(_fail(work.doc, IngestionError(f"The chunks could not be stored: {redact(str(exc))}"), using, work.timings))
         return
+    _save_titles([work], using)
     report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
+
+
+def _save_titles(works: list[_Work], using: str) -> None:
+    """Store the titles _name_document() found, unless someone titled the document meanwhile."""
+    for work in works:
+        if work.named:
+            Document.objects.using(using).filter(pk=work.doc.pk, title="").update(title=work.doc.title)
 
 
 def _update_documents(outcomes: dict[int, dict[str, Any]], using: str) -> None:
