@@ -318,9 +318,19 @@ class _Work:
     contexts: list[str] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
     named: bool = False  # the title came from the content (_name_document)
+    # This document's own seconds (reading, extracting, splitting, embedding): in a batch the
+    # others' work runs between its plan and its write and is not its time.
+    own_seconds: float = 0.0
 
-    def outcome(self) -> dict[str, Any]:
-        """The document fields that commit together with its new chunks."""
+    def outcome_seconds(self, write_seconds: float) -> float:
+        return round(self.own_seconds + write_seconds, 4)
+
+    def outcome(self, write_seconds: float | None = None) -> dict[str, Any]:
+        """The document fields that commit together with its new chunks.
+
+        ``write_seconds``: this document's share of a batch write; without it the time
+        since its plan began (one document ingested alone).
+        """
         now = timezone.now()
         return {
             "status": Document.Status.READY,
@@ -328,7 +338,10 @@ class _Work:
             "content_hash": self.content_hash,
             "ingest_signature": self.signature,
             "chunk_count": len(self.drafts),
-            "ingest_seconds": round(time.perf_counter() - self.started, 4),
+            "ingest_seconds": (
+                round(time.perf_counter() - self.started, 4) if write_seconds is None
+                else self.outcome_seconds(write_seconds)
+            ),
             # The steps before the write; the write itself is timed in IngestResult.timings.
             "ingest_timings": {step: round(seconds, 4) for step, seconds in self.timings.items()},
             "ingested_at": now,
@@ -402,7 +415,8 @@ def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> In
     for name, value in outcome.items():
         setattr(work.doc, name, value)
     work.timings["write"] = write_seconds
-    elapsed = time.perf_counter() - work.started
+    # Alone, the time since its plan; in a batch, its own steps and its share of the write.
+    elapsed = work.outcome_seconds(write_seconds) if work.own_seconds else time.perf_counter() - work.started
     work.timings["total"] = elapsed
     logger.info("Ingested document %s: %d chunks in %.2fs", work.doc.pk, len(work.drafts), elapsed)
     result = IngestResult(
@@ -457,8 +471,9 @@ def _ingest_batch(
                 report(IngestResult(document_id, "failed", error="The document no longer exists.", error_code="missing"))
                 continue
             timings: dict[str, float] = {}
+            planned = time.perf_counter()
             try:
-                work = _plan(doc, force=force, embedder=embedder, using=using, started=time.perf_counter(), timings=timings)
+                work = _plan(doc, force=force, embedder=embedder, using=using, started=planned, timings=timings)
             except IngestionError as exc:
                 report(_fail(doc, exc, using, timings))
                 continue
@@ -468,6 +483,7 @@ def _ingest_batch(
             if isinstance(work, IngestResult):
                 report(work)
             else:
+                work.own_seconds += time.perf_counter() - planned
                 pending.append(work)
         if not pending:
             return
@@ -481,7 +497,9 @@ def _ingest_batch(
             try:
                 if work.language not in known:
                     _check_language(work.language, using)  # raises UnknownLanguage with the message
+                building = time.perf_counter()
                 _build(work)
+                work.own_seconds += time.perf_counter() - building
             except IngestionError as exc:
                 report(_fail(work.doc, exc, using, work.timings))
                 continue
@@ -520,7 +538,10 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
                 ),
                 using=using,
             )
-            outcomes = {w.doc.pk: w.outcome() for w in batch}
+            # Each document's share of the write so far, by its chunks: its own time then.
+            total_chunks = sum(len(w.drafts) for w in batch) or 1
+            written = time.perf_counter() - t
+            outcomes = {w.doc.pk: w.outcome(written * len(w.drafts) / total_chunks) for w in batch}
             _update_documents(outcomes, using)
             _save_titles(batch, using)
     except DatabaseError:
@@ -540,7 +561,7 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
 
 def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) -> None:
     t = time.perf_counter()
-    outcome = work.outcome()
+    outcome = work.outcome(0.0)  # its own steps: the write's time is not known before it
     try:
         replace_chunks(
             work.doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
