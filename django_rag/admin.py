@@ -214,18 +214,30 @@ class ChunkAdmin(VisibleRowsAdmin):
         return Chunk.objects.visible_to(request.user).select_related("document")
 
     def get_search_results(self, request, queryset, search_term):
-        """The search box runs a hybrid search over the chunks the user may see.
+        """The search box filters the chunks the user may see to those with the words,
+        ranked by a hybrid search (the words and the meaning).
 
-        The changelist orders before it searches, so the relevance order set here is final.
+        Hybrid alone lists every chunk: its semantic leg returns the nearest chunks
+        whatever they say. The changelist orders before it searches, so the relevance
+        order set here is final.
         """
         if not search_term.strip():
             return queryset, False
-        return queryset.order_by().hybrid(search_term.strip()), False
+        ranked = queryset.order_by().hybrid(search_term.strip(), candidates=self.search_candidates)
+        return ranked.filter(keyword_rank__isnull=False), False
 
-    @admin.display(description=_("score"))
+    #: How many chunks with the words the search box can list (the keyword leg's limit).
+    search_candidates = 500
+
+    @admin.display(description=_("relevance"))
     def score(self, obj):
         value = getattr(obj, "score", None)
-        return "-" if value is None else f"{value:.4f}"
+        if value is None:
+            return "-"
+        legs = [(_("words"), getattr(obj, "keyword_rank", None)), (_("meaning"), getattr(obj, "semantic_rank", None))]
+        matched = ", ".join(f"{name} #{rank}" for name, rank in legs if rank is not None)
+        # The fused score means little to a person; the leg ranks do. The number stays in the tooltip.
+        return format_html('<span title="score {}">{}</span>', f"{value:.4f}", matched)
 
     def get_list_display(self, request):
         if request.GET.get("q", "").strip():

@@ -82,3 +82,19 @@ def test_relevance_is_a_rank_the_legs_and_a_bar_with_the_score_in_a_tooltip():
     assert 'title="score 0.0328; words rank 1; meaning rank 1"' in html
     assert ">#1<" in html and "width:100%" in html and "matched: words #1, meaning #1" in html
     assert "0.0328" not in html.split('title="', 1)[1].split('"', 1)[1]  # the number only in the tooltip
+
+
+def test_admin_chunk_search_lists_only_chunks_with_the_words_ranked(admin_client, make_document):
+    from django.urls import reverse
+
+    texts = ["Laptops lock after five minutes.", "The coolant is replaced every 47 days.",
+             "Dana replaces the coolant of the chiller.", *(f"Unrelated rule {n} about desks." for n in range(8))]
+    for text in texts:
+        django_rag.ingest(make_document(text))
+    response = admin_client.get(reverse("admin:django_rag_chunk_changelist"), {"q": "coolant"})
+    results = list(response.context["cl"].result_list)
+    assert sorted(c.content for c in results) == sorted(t for t in texts if "coolant" in t)
+    assert [c.score for c in results] == sorted((c.score for c in results), reverse=True)
+    page = response.content.decode()
+    assert "2 results" in page and "11 total" in page
+    assert re.search(r'<span title="score 0\.\d{4}">words #1', page)
