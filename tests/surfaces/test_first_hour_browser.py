@@ -101,3 +101,61 @@ def test_answers_sources_and_passages_read_as_finished(page, live_server, make_d
     assert re.match(r"score 0\.\d{4}", badge.get_attribute("title"))
     assert "matched:" in badge.inner_text() and not re.search(r"0\.\d{3}", page.locator(".meta").first.inner_text())
     page.screenshot(path=ARTIFACTS / "answer-sources-passages.png", full_page=True)
+
+
+def test_admin_document_list_shows_one_status_and_refreshes_until_ready(logged_in, live_server, collection):
+    import django_rag
+    from django_rag.models import Document
+    from django_rag.receivers import auto_ingest_paused
+
+    page = logged_in
+    with auto_ingest_paused():
+        document = Document.objects.create(collection=collection, title="Leave", text="Parental leave is twenty days.")
+    page.goto(f"{live_server.url}/admin/django_rag/document/")
+    row = page.locator("#result_list tbody tr", has_text="Leave")
+    assert row.locator(".rag-status").inner_text() == "Pending"
+    assert row.locator(".rag-ingestion").inner_text() == "waiting for a worker"
+    django_rag.ingest(document)  # the worker's part; the page is not reloaded by the test
+    row.locator(".rag-status", has_text="Ready").wait_for(timeout=15_000)
+    assert re.match(r"1 chunk in \d+\.\d\d s, ", row.locator(".rag-ingestion").inner_text())
+    # Nothing waits any more: the page stays put (no reload for 4 s: the marker survives).
+    page.evaluate("window.stayed = true")
+    page.wait_for_timeout(4_000)
+    assert page.evaluate("window.stayed === true")
+    # Queued again with its chunk still searched: one sentence says so, not "Pending | 1 chunk | ingested".
+    Document.objects.filter(pk=document.pk).update(status="pending")
+    page.reload()
+    assert "queued again; 1 chunk from" in row.locator(".rag-ingestion").inner_text()
+    page.screenshot(path=ARTIFACTS / "admin-document-status.png")
+
+
+@pytest.mark.parametrize("changelist", ["document", "apikey", "querylog"])
+def test_wide_admin_tables_fit_1280_pixels(logged_in, live_server, collection, changelist, django_user_model):
+    import django_rag
+    from django_rag.models import ApiKey, Document, QueryLog
+
+    page = logged_in
+    page.set_viewport_size({"width": 1280, "height": 800})
+    admin_user = django_user_model.objects.get(username="admin")
+    document = Document.objects.create(
+        collection=collection, title="Staff handbook for parental leave, remote work and expenses 2026",
+        text="Parental leave is twenty days. " * 20,
+    )
+    django_rag.ingest(document)
+    Document.objects.filter(pk=document.pk).update(error="")
+    ApiKey.create_key(admin_user, "Chatbot backend of the intranet portal (production)")
+    django_rag.ask("How many days of parental leave does an employee get when a child is born?", user=admin_user)
+    assert QueryLog.objects.exists()
+    page.goto(f"{live_server.url}/admin/django_rag/{changelist}/")
+    last = page.locator("#result_list thead th").last
+    last.wait_for()
+    # The admin scrolls a wide table inside ".results": a column past its edge is cut off
+    # until one scrolls sideways, so measure against that box, and the page's.
+    right = last.evaluate("th => th.getBoundingClientRect().right")
+    box = page.evaluate("""() => {
+        const results = document.querySelector('#changelist .results');
+        return {right: results.getBoundingClientRect().right, hidden: results.scrollWidth - results.clientWidth};
+    }""")
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    page.screenshot(path=ARTIFACTS / f"admin-{changelist}-1280.png")
+    assert right <= box["right"] + 0.5 and box["hidden"] <= 0 and overflow <= 0, (right, box, overflow)
