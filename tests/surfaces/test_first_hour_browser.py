@@ -159,3 +159,18 @@ def test_wide_admin_tables_fit_1280_pixels(logged_in, live_server, collection, c
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     page.screenshot(path=ARTIFACTS / f"admin-{changelist}-1280.png")
     assert right <= box["right"] + 0.5 and box["hidden"] <= 0 and overflow <= 0, (right, box, overflow)
+
+
+@pytest.mark.parametrize("width", [1200, 560])
+def test_the_upload_hint_sits_below_the_file_input_without_breaking_a_format(logged_in, live_server, width):
+    page = logged_in
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{live_server.url}/example/upload/")
+    hint = page.locator("#id_file").locator("xpath=following-sibling::*[contains(@class, 'helptext')]")
+    assert hint.inner_text().startswith("Supported: PDF (.pdf), Markdown (.markdown, .md), HTML (")
+    input_bottom = page.locator("#id_file").evaluate("e => e.getBoundingClientRect().bottom")
+    assert hint.evaluate("e => e.getBoundingClientRect().top") >= input_bottom - 0.5  # a line of its own
+    # No format's group of extensions is split over two lines.
+    assert page.locator(".helptext .format").evaluate_all("spans => spans.map(s => s.getClientRects().length)") == [1] * 4
+    assert page.locator("#id_file").get_attribute("accept").split(",")[:2] == [".csv", ".htm"]
+    page.screenshot(path=ARTIFACTS / f"upload-hint-{width}.png")
