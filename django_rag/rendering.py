@@ -112,12 +112,13 @@ def relevance(item: Any, results: Sequence[Any], rank: int | None = None) -> dic
 def relevance_html(item: Any, results: Sequence[Any], rank: int | None = None) -> SafeString:
     """:func:`relevance` as a small HTML badge (class ``rag-relevance``)."""
     info = relevance(item, results, rank)
-    legs = ", ".join(f"{name} #{n}" for name, n in info["legs"]) or "no leg"
+    legs = ", ".join(f"{name} #{n}" for name, n in info["legs"])
+    # A cached answer's sources carry no leg ranks: then there is nothing to say about them.
+    matched = format_html(' <span class="rag-legs">matched: {}</span>', legs) if legs else ""
     return format_html(
         '<span class="rag-relevance" title="{}"><span class="rag-rank">#{}</span> '
         '<span class="rag-bar" role="img" aria-label="{}% of the best match" '
         'style="display:inline-block;width:4em;height:.5em;background:#e5e7eb;vertical-align:middle">'
-        '<span style="display:block;height:100%;width:{}%;background:#2563eb"></span></span> '
-        '<span class="rag-legs">matched: {}</span></span>',
-        info["tooltip"], info["rank"], info["percent"], info["percent"], legs,
+        '<span style="display:block;height:100%;width:{}%;background:#2563eb"></span></span>{}</span>',
+        info["tooltip"], info["rank"], info["percent"], info["percent"], matched,
     )
