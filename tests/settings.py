@@ -4,6 +4,7 @@ The database is real PostgreSQL with pgvector: ``$DATABASE_URL`` when it is set,
 otherwise an embedded server whose data lives in ``.pgdata/tests`` (ignored by git).
 """
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_q",
+    # django-ninja ships Swagger UI: installed, /api/docs serves it from static files
+    # instead of a CDN, so the docs page works offline. (Not when ninja is missing:
+    # tests/api/test_missing_ninja.py sets the project up without it.)
+    *(["ninja"] if importlib.util.find_spec("ninja") else []),
     "django_rag",
     "tests.testapp",
     # The example site's pages, so the browser tests drive the very views `make run` serves.

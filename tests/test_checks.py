@@ -108,3 +108,23 @@ def test_sync_command_lists_and_drops_stale_indexes(capsys):
         call_command("rag_sync_indexes", "--drop-stale")
         assert all(f"{name}: dropped" in capsys.readouterr().out for name in stale)
         assert stale_indexes() == []
+
+
+def test_e003_on_sqlite_says_how_to_get_postgresql(tmp_path):
+    """A real project on SQLite (a subprocess: this one's connections are PostgreSQL)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sqlite_site.py").write_text(
+        "SECRET_KEY = 'x'\nUSE_TZ = True\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes', 'django.contrib.auth', 'django_rag']\n"
+        f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(tmp_path / 'db.sqlite3')!r}}}}}\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sqlite_site",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", ""), os.getcwd()])}
+    done = subprocess.run([sys.executable, "-m", "django", "check", "--database", "default"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "django_rag.E003" in done.stderr
+    assert "django-rag[embedded]" in done.stderr and "database_settings(" in done.stderr
+    assert "pgvector" in done.stderr.split("HINT:", 1)[1]

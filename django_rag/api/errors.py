@@ -105,12 +105,28 @@ def error_codes(run: Callable) -> Callable:
             return error_response(413, "The request body is larger than the server accepts.")
         except (OperationalError, InterfaceError) as exc:  # down before the operation ran (authentication)
             return failure_response(exc)
-        return with_code(response)
+        return with_code(response, request)
 
     return wrapper
 
 
-def with_code(response: HttpResponseBase) -> HttpResponseBase:
+def unauthenticated_detail(request: HttpRequest | None) -> str:
+    """Why a 401: no credentials at all, or a key that was sent and not accepted.
+
+    The second message is the same for an unknown, revoked or expired key, so it tells a
+    caller nothing about which keys exist.
+    """
+    header = request.headers.get("Authorization", "").strip() if request is not None else ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return ("The API key was not accepted: it is wrong, revoked or expired, or its user is inactive. "
+                "Check the key, or create a new one in the admin.")
+    if header:
+        return "The Authorization header is not an API key: send it as 'Authorization: Bearer <key>'."
+    return "Authentication required: send an API key as 'Authorization: Bearer <key>', or log in."
+
+
+def with_code(response: HttpResponseBase, request: HttpRequest | None = None) -> HttpResponseBase:
     if response.status_code < 400 or response.streaming or "json" not in response.get("Content-Type", ""):
         return response
     try:
@@ -124,7 +140,7 @@ def with_code(response: HttpResponseBase) -> HttpResponseBase:
     if response.status_code == 403 and "CSRF" in str(detail):
         code, detail = "csrf_failed", "CSRF check failed: send the X-CSRFToken header with session requests."
     elif response.status_code == 401:
-        detail = "Authentication required: send an API key as 'Authorization: Bearer <key>', or log in."
+        detail = unauthenticated_detail(request)
     replacement = error_response(response.status_code, detail, code)
     for header in ("Retry-After", "WWW-Authenticate"):
         if header in response:

@@ -89,13 +89,17 @@ def extract(data: bytes, *, name: str = "", format: str | None = None, max_lengt
         extracted = extract_pdf_within_budget(data, max_length=max_length)
     else:
         text, encoding = decode_text(data)
+        title = ""
         if fmt == "html":
-            sections = extract_html(text)
+            sections, title = _extract_html(text)
         elif fmt == "markdown":
             sections = extract_markdown(text)
+            title = markdown_title(text)
         else:
             sections = [Section(text)]
         extracted = Extracted(fmt, sections, {"encoding": encoding})
+        if title:
+            extracted.metadata["title"] = title
     extracted.sections = [s for s in (clean_section(s) for s in extracted.sections) if s.text.strip()]
     if not extracted.sections:
         raise EmptyDocument(
@@ -258,7 +262,26 @@ def extract_pdf(
         raise CorruptFile(
             f"The PDF could not be read; it may be damaged or truncated ({type(exc).__name__}: {exc})."
         ) from exc
-    return Extracted("pdf", sections, {"pages": page_count})
+    metadata: dict[str, Any] = {"pages": page_count}
+    title = pdf_title(reader)
+    if title:
+        metadata["title"] = title
+    return Extracted("pdf", sections, metadata)
+
+
+#: Titles that PDF writers put in the metadata when the author gave none.
+_PLACEHOLDER_TITLES = re.compile(r"^(untitled|document\d*|microsoft word - .*|.*\.(docx?|pdf|odt|tex))$", re.IGNORECASE)
+
+
+def pdf_title(reader: Any) -> str:
+    """The title in a PDF's document information, unless it is missing or a placeholder."""
+    try:
+        info = reader.metadata
+        title = info.get("/Title") if info else None
+    except Exception:  # a damaged information dictionary costs the title, not the document
+        return ""
+    title = " ".join(str(title or "").split())
+    return "" if _PLACEHOLDER_TITLES.match(title) else title[:500]
 
 
 # --- Markdown -----------------------------------------------------------------------
@@ -319,6 +342,24 @@ def extract_markdown(text: str) -> list[Section]:
     return sections
 
 
+def markdown_title(text: str) -> str:
+    """The document's first level-1 heading, else its first heading ("" when it has none)."""
+    from ..markdown import code_lines
+
+    lines = text.splitlines()
+    code = code_lines(lines)
+    headings = [(len(m.group(1)), m.group(2).strip()) for n, m in
+                ((n, _ATX_HEADING.match(line)) for n, line in enumerate(lines) if n not in code) if m]
+    first_h1 = next((title for level, title in headings if level == 1), "")
+    return _plain_title(first_h1 or (headings[0][1] if headings else ""))
+
+
+def _plain_title(title: str) -> str:
+    from ..markdown import plain_inline
+
+    return " ".join(plain_inline(title).split())[:500]
+
+
 # --- HTML ---------------------------------------------------------------------------
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
@@ -348,6 +389,7 @@ class _HTMLText(HTMLParser):
         self.in_cell = False
         self.title: list[str] = []
         self.in_title = False
+        self.first_headings: dict[int, str] = {}  # level: the first heading of that level
 
     def flush(self) -> None:
         body = re.sub(r"[ \t]+", " ", "".join(self.parts))
@@ -405,6 +447,7 @@ class _HTMLText(HTMLParser):
             level = self.heading_level
             self.heading_level = 0
             if title:
+                self.first_headings.setdefault(level, title)
                 self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
         if tag == "table":
             self.tables = max(0, self.tables - 1)
@@ -428,8 +471,15 @@ class _HTMLText(HTMLParser):
 
 
 def extract_html(text: str) -> list[Section]:
+    return _extract_html(text)[0]
+
+
+def _extract_html(text: str) -> tuple[list[Section], str]:
+    """The sections and the title: the first <h1>, else <title>, else the first heading."""
     parser = _HTMLText()
     parser.feed(text)
     parser.close()
     parser.flush()
-    return parser.sections
+    headings = parser.first_headings
+    title = headings.get(1) or " ".join("".join(parser.title).split()) or (headings[min(headings)] if headings else "")
+    return parser.sections, title[:500]

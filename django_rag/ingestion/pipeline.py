@@ -283,6 +283,7 @@ def ingest(
                 doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
                 language=work.language, using=using, document_fields=outcome, lease=lease,
             )
+            _save_titles([work], using)
             return _finish(work, outcome, write_seconds=time.perf_counter() - t)
         except LeaseLost as exc:
             # Another worker has the document now: its outcome stands, ours is dropped.
@@ -374,9 +375,20 @@ class _Work:
     contexts: list[str] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
     lease: Lease | None = None
+    named: bool = False  # the title came from the content (_name_document)
+    # This document's own seconds (reading, extracting, splitting, embedding): in a batch the
+    # others' work runs between its plan and its write and is not its time.
+    own_seconds: float = 0.0
 
-    def outcome(self) -> dict[str, Any]:
-        """The document fields that commit together with its new chunks."""
+    def outcome_seconds(self, write_seconds: float) -> float:
+        return round(self.own_seconds + write_seconds, 4)
+
+    def outcome(self, write_seconds: float | None = None) -> dict[str, Any]:
+        """The document fields that commit together with its new chunks.
+
+        ``write_seconds``: this document's share of a batch write; without it the time
+        since its plan began (one document ingested alone).
+        """
         now = timezone.now()
         return {
             "status": Document.Status.READY,
@@ -384,7 +396,10 @@ class _Work:
             "content_hash": self.content_hash,
             "ingest_signature": self.signature,
             "chunk_count": len(self.drafts),
-            "ingest_seconds": round(time.perf_counter() - self.started, 4),
+            "ingest_seconds": (
+                round(time.perf_counter() - self.started, 4) if write_seconds is None
+                else self.outcome_seconds(write_seconds)
+            ),
             # The steps before the write; the write itself is timed in IngestResult.timings.
             "ingest_timings": {step: round(seconds, 4) for step, seconds in self.timings.items()},
             "ingested_at": now,
@@ -422,6 +437,8 @@ def _build(work: _Work) -> None:
         work.data, name=work.name, format=work.format, max_length=get_setting("MAX_TEXT_LENGTH")
     )
     timings["extract"] = time.perf_counter() - t
+    if not work.doc.title.strip():
+        _name_document(work, extracted)
 
     t = time.perf_counter()
     work.drafts = split_sections(extracted.sections)
@@ -437,12 +454,30 @@ def _build(work: _Work) -> None:
     timings["embed"] = time.perf_counter() - t
 
 
+def title_from_file_name(name: str) -> str:
+    """"installation-guide.md" -> "Installation guide": the last resort for a title."""
+    words = " ".join(PurePath(name).stem.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:]
+
+
+def _name_document(work: _Work, extracted: Extracted) -> None:
+    """Give an untitled document the title its content names: a first heading, a PDF's
+    title metadata, else its file name. Part of the signature, as a title is given by hand."""
+    title = (extracted.metadata.get("title") or title_from_file_name(work.name))[:500]
+    if not title:
+        return
+    work.doc.title = title
+    work.signature = ingest_signature(work.content_hash, work.embedder, work.language, title)
+    work.named = True
+
+
 def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
     """After the chunks committed: update the instance, log, signal, report."""
     for name, value in outcome.items():
         setattr(work.doc, name, value)
     work.timings["write"] = write_seconds
-    elapsed = time.perf_counter() - work.started
+    # Alone, the time since its plan; in a batch, its own steps and its share of the write.
+    elapsed = work.outcome_seconds(write_seconds) if work.own_seconds else time.perf_counter() - work.started
     work.timings["total"] = elapsed
     logger.info("Ingested document %s: %d chunks in %.2fs", work.doc.pk, len(work.drafts), elapsed)
     result = IngestResult(
@@ -482,6 +517,8 @@ def _copy_outcome(source: Document, target: Document) -> None:
     if source is not target:
         for name in _OUTCOME_FIELDS:
             setattr(target, name, getattr(source, name))
+        if not target.title.strip() and source.title:  # named by _name_document()
+            target.title = source.title
 
 
 def _ingest_batch(
@@ -502,8 +539,9 @@ def _ingest_batch(
                 report(IngestResult(document_id, "failed", error="The document no longer exists.", error_code="missing"))
                 continue
             timings: dict[str, float] = {}
+            planned = time.perf_counter()
             try:
-                work = _plan(doc, force=force, embedder=embedder, using=using, started=time.perf_counter(), timings=timings)
+                work = _plan(doc, force=force, embedder=embedder, using=using, started=planned, timings=timings)
             except IngestionError as exc:
                 report(_fail(doc, exc, using, timings))
                 continue
@@ -513,6 +551,7 @@ def _ingest_batch(
             if isinstance(work, IngestResult):
                 report(work)
             else:
+                work.own_seconds += time.perf_counter() - planned
                 pending.append(work)
         if not pending:
             return
@@ -528,7 +567,9 @@ def _ingest_batch(
                     raise LeaseLost(f"Document {work.doc.pk} was taken over by another worker.")
                 if work.language not in known:
                     _check_language(work.language, using)  # raises UnknownLanguage with the message
+                building = time.perf_counter()
                 _build(work)
+                work.own_seconds += time.perf_counter() - building
             except LeaseLost as exc:
                 report(IngestResult(work.doc.pk, "busy", error=str(exc), error_code=exc.code, timings=work.timings))
                 continue
@@ -572,8 +613,12 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
                 ),
                 using=using,
             )
-            outcomes = {w.doc.pk: w.outcome() for w in batch}
+            # Each document's share of the write so far, by its chunks: its own time then.
+            total_chunks = sum(len(w.drafts) for w in batch) or 1
+            written = time.perf_counter() - t
+            outcomes = {w.doc.pk: w.outcome(written * len(w.drafts) / total_chunks) for w in batch}
             _update_documents(outcomes, using)
+            _save_titles(batch, using)
     except DatabaseError:
         # One document's rows may be what the database refused: write them one by one,
         # so the others still land and the culprit gets its own error.
@@ -593,7 +638,7 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
 
 def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) -> None:
     t = time.perf_counter()
-    outcome = work.outcome()
+    outcome = work.outcome(0.0)  # its own steps: the write's time is not known before it
     try:
         replace_chunks(
             work.doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
@@ -606,7 +651,15 @@ def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) 
         error = IngestionError(f"The chunks could not be stored: {redact(str(exc))}")
         report(_fail(work.doc, error, using, work.timings, lease=work.lease))
         return
+    _save_titles([work], using)
     report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
+
+
+def _save_titles(works: list[_Work], using: str) -> None:
+    """Store the titles _name_document() found, unless someone titled the document meanwhile."""
+    for work in works:
+        if work.named:
+            Document.objects.using(using).filter(pk=work.doc.pk, title="").update(title=work.doc.title)
 
 
 def _update_documents(outcomes: dict[int, dict[str, Any]], using: str) -> None:

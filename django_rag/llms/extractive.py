@@ -35,15 +35,22 @@ then the question::
   before the first source is the question, or the whole message when there are no sources.
 - Text before the first source (``Sources:``) and the system message are ignored.
 
-How sentences are chosen: the text of each source is split into sentences (blank lines,
-headings and list items end a block; ``e.g.``, ``Dr.``, initials and decimals do not end a
+How sentences are chosen: the text of each source is cleaned of Markdown (code blocks are
+left out, as are tables' rule lines; ``**bold**``, ```code```, links and HTML tags keep only their
+text) and split into sentences (blank lines, headings and list items end a block; a short
+line without a sentence ending, followed by a line that starts a sentence, is a heading as
+HTML's and PDFs' headings arrive; ``e.g.``, ``Dr.``, initials and decimals do not end a
 sentence). Words are lower-cased, stripped of common English suffixes (``policies`` ->
 ``policy``, ``working`` -> ``work``) and of stop words. Each sentence is scored with BM25
 (k1 1.2, b 0.75) against the question's words, with inverse document frequencies counted
 over the sentences given. A sentence must share at least one word with the question;
 question words found only in its source's title or section heading then add a third of
 their weight (of two sentences about "twenty days", the one under the heading "Parental
-leave" answers "How many days of parental leave?"). The best sentence is kept, with up to
+leave" answers "How many days of parental leave?"). A question that asks for a kind of
+answer (*who*: a person, role or team; *when*: a time; *where*: a place; *how many/much/
+long*: a number; *how do I*: an instruction) triples the score of the sentences that hold
+one, so "Who replaces the coolant?" is answered by the sentence naming the technician,
+not by the one saying how often it is replaced. The best sentence is kept, with up to
 ``max_sentences - 1`` more that score at least half as well. Chunks overlap, so repeated
 sentences, and sentences cut at a chunk boundary whose whole text is given elsewhere, are
 dropped first. Citation marks such as ``[3]`` inside a quoted sentence are removed so that the
@@ -67,6 +74,7 @@ from typing import Any
 
 from ..conf import get_settings
 from ..exceptions import RAGImproperlyConfigured
+from ..markdown import SETEXT_UNDERLINE, TABLE_RULE, code_lines, plain_inline
 from .base import BaseLLM, Completion, chunk_words
 
 DEFAULT_NO_ANSWER = "I don't know: the sources do not contain the answer."
@@ -79,6 +87,11 @@ CONTEXT_WEIGHT = 1 / 3
 KEEP_RATIO = 0.5
 #: A sentence that starts in lower case was cut by a chunk boundary: prefer whole ones.
 FRAGMENT_PENALTY = 0.8
+#: A sentence holding the kind of answer the question asks for (a person for "who").
+ANSWER_KIND_BOOST = 3.0
+#: A line this short without a sentence ending, before a line that starts a sentence, is a heading.
+HEADING_MAX_CHARS = 60
+HEADING_MAX_WORDS = 8
 
 STOP_WORDS = frozenset(
     """
@@ -114,6 +127,44 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
 # Citation marks a source may carry itself: [3], [2, 5], [1-4].
 _CITATION_MARK = re.compile(r"\s*\[\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*\]")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+# What a sentence holds when it answers a question of each kind (see answer_kind()).
+_ROLES = frozenset(
+    """
+    admin administrator agent board clerk committee contractor department desk developer director doctor
+    engineer employee expert go-to lead maintainer manager nurse office officer operator owner person
+    reception receptionist secretary service staff supervisor supplier support team technician vendor worker
+    """.split()
+)
+_WEEKDAYS_MONTHS = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday weekday weekdays weekend weekends january february
+    march april may june july august september october november december
+    """.split()
+)
+_TIME_WORDS = frozenset(
+    """
+    every each daily weekly monthly yearly annually hourly nightly night morning evening afternoon noon midnight
+    before after until during ahead ago today tomorrow yesterday day days week weeks month months year years hour
+    hours minute minutes second seconds holiday holidays deadline o'clock
+    """.split()
+) | _WEEKDAYS_MONTHS
+_PLACE_WORDS = frozenset(
+    """
+    in at into inside under store room floor building office folder directory file repository repo centre center
+    site server channel page url desk drawer warehouse shelf cabinet city country street
+    """.split()
+)
+_NUMBER_WORDS = frozenset(
+    """
+    one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred
+    thousand million dozen half
+    """.split()
+)
+_CLOCK = re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b", re.I)
+_DIGIT = re.compile(r"\d")
+_PATH_OR_URL = re.compile(r"\w\.\w{1,4}\b|/\w|https?://")
+_NAME = re.compile(r"(?<=[\s,(])[A-Z][a-z]+")
 
 
 def stem(word: str) -> str:
@@ -227,6 +278,30 @@ def parse_message(content: str) -> tuple[list[Source], str]:
     return sources, question.strip()
 
 
+def prose_lines(lines: list[str]) -> list[str]:
+    """The lines outside code blocks (a code block is not a sentence), each a blank line instead."""
+    code = code_lines(lines)
+    return ["" if n in code else line for n, line in enumerate(lines)]
+
+
+def _starts_sentence(line: str) -> bool:
+    first = line.strip()[:1]
+    return first.isupper() or first.isdigit()
+
+
+def _looks_like_heading(line: str, following: str) -> bool:
+    """A plain-text heading (HTML and PDF text have no ``#``) before the text it heads."""
+    text = line.strip()
+    return (
+        bool(text)
+        and len(text) <= HEADING_MAX_CHARS
+        and len(text.split()) <= HEADING_MAX_WORDS
+        and _starts_sentence(text)
+        and not re.search(r"[.!?…:;,]$", text)
+        and _starts_sentence(following)
+    )
+
+
 def sentences_of(source: Source) -> list[Sentence]:
     """The sentences of a source's text, each with the words of its title and heading."""
     title_terms = frozenset(terms(source.title))
@@ -244,17 +319,30 @@ def sentences_of(source: Source) -> list[Sentence]:
                     Sentence(source.number, len(out), sentence, sentence_terms, title_terms | heading_terms)
                 )
 
-    for line in source.lines:
-        if not line.strip():
+    lines = [plain_inline(line) if line.strip() else "" for line in prose_lines(source.lines)]
+    for n, line in enumerate(lines):
+        following = lines[n + 1] if n + 1 < len(lines) else ""
+        if not line.strip() or TABLE_RULE.match(line):
             flush()
+        elif SETEXT_UNDERLINE.match(line) and block:
+            # "Title" over "=====": the block so far is the heading.
+            heading_terms = frozenset(terms(" ".join(block)))
+            block.clear()
         elif _HEADING.match(line):
             flush()
             heading_terms = frozenset(terms(_HEADING.sub("", line)))
+        elif (
+            (not block or _ENDS_SENTENCE.search(block[-1].strip()))
+            and _looks_like_heading(line, following)
+            and not SETEXT_UNDERLINE.match(following)
+        ):
+            flush()
+            heading_terms = frozenset(terms(line))
         elif _LIST_ITEM.match(line):
             flush()
             block.append(_LIST_ITEM.sub("", line))
         else:
-            block.append(line)
+            block.append(line.strip().strip("|").strip() if line.lstrip().startswith("|") else line)
     flush()
     return out
 
@@ -282,10 +370,64 @@ def score(sentences: list[Sentence], question_terms: list[str]) -> None:
         s.score = total
 
 
+def answer_kind(question: str) -> str | None:
+    """What kind of answer the question asks for: person, time, place, number, steps, or None."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    first, second = (words + ["", ""])[:2]
+    if first in {"who", "whom", "whose"}:
+        return "person"
+    if first == "when" or (first == "what" and second in {"time", "day", "date"}) or (
+        first == "how" and second == "often"
+    ):
+        return "time"
+    if first == "where":
+        return "place"
+    if first == "how" and second in {"many", "much", "long", "old", "big", "large", "far", "fast"}:
+        return "number"
+    if first == "how" and second in {"do", "does", "can", "could", "should", "to", "would"}:
+        return "steps"
+    return None
+
+
+def holds_kind(sentence: Sentence, kind: str, question: str) -> bool:
+    """Whether the sentence holds an answer of that kind (a role word, a time, a number...)."""
+    text = sentence.text
+    words = {w.lower() for w in _WORD.findall(text)}
+    if kind == "person":
+        asked = {w.lower() for w in _WORD.findall(question)}
+        names = {m.group().lower() for m in _NAME.finditer(text)} - asked - _WEEKDAYS_MONTHS
+        return bool(words & _ROLES or {stem(w) for w in words} & {stem(r) for r in _ROLES} or names)
+    if kind == "time":
+        return bool(words & _TIME_WORDS or _CLOCK.search(text))
+    if kind == "place":
+        return bool(words & _PLACE_WORDS or _PATH_OR_URL.search(text))
+    if kind == "number":
+        return bool(_DIGIT.search(text) or words & _NUMBER_WORDS)
+    if kind == "steps":
+        # An instruction: it starts with a verb of the question ("Install ..."), or it
+        # introduces the commands that follow ("... with pip:").
+        first_word = terms(text.split(None, 1)[0]) if text.split() else []
+        imperative = text[:1].isupper() and bool(first_word) and first_word[0] in set(terms(question))
+        return text.rstrip().endswith(":") or imperative
+    return False
+
+
+def boost_answer_kind(sentences: list[Sentence], question: str) -> None:
+    """Multiply the scores of the sentences holding the kind of answer the question asks for."""
+    kind = answer_kind(question)
+    if kind is None:
+        return
+    for sentence in sentences:
+        if holds_kind(sentence, kind, question):
+            sentence.score *= ANSWER_KIND_BOOST
+
+
 def cite(sentence: Sentence) -> str:
     """The sentence without citation marks of its own, followed by its source number."""
     text = _CITATION_MARK.sub("", sentence.text).strip()
     mark = f" [{sentence.source}]"
+    if text.endswith(":"):  # "Install it with pip:" introduced a command that is not quoted
+        return f"{text[:-1].rstrip()}{mark}:"
     ending = _ENDS_SENTENCE.search(text)
     if ending:
         return f"{text[: ending.start()].rstrip()}{mark}{text[ending.start():]}"
@@ -346,6 +488,7 @@ class LLM(BaseLLM):
         if not sentences or not question_terms:
             return self.no_answer
         score(sentences, question_terms)
+        boost_answer_kind(sentences, question)
         # Best first; ties go to the better-ranked source (lower number), then the earlier sentence.
         wanted = set(question_terms)
         # A sentence must share a word with the question itself; a matching title alone

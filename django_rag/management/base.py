@@ -15,6 +15,17 @@ from django_rag.shortcuts import queue_documents
 from django_rag.tasks import queue_name
 
 
+def describe(result: IngestResult, label: str) -> str:
+    """One document's line above the progress bar: what happened, with its own time."""
+    if result.status == "ingested":
+        seconds = result.timings.get("total")
+        took = f" in {seconds:.2f} s" if isinstance(seconds, float) else ""
+        return f"ingested  {label}: {result.chunks} chunks{took}"
+    if result.ok:
+        return f"{result.status:<9} {label}"
+    return f"{result.status:<9} {label}: {result.error}"
+
+
 class DocumentCommand(BaseCommand):
     """A command that ends by ingesting a set of documents (``--sync`` or on the queue)."""
 
@@ -50,10 +61,13 @@ class DocumentCommand(BaseCommand):
             label = names.get(result.document_id, str(result.document_id))
             if not result.ok:
                 failures.append((label, result.error))
+            bar.write(describe(result, label))
             bar.advance(note=label[-40:])
 
         # Several documents per transaction: see ingest_many() and benchmarks/RESULTS.md.
-        ingest_many(documents, force=force, embedder=embedder, on_result=record)
+        # Log lines (the pipeline's own) print above the bar too.
+        with bar.lines_above():
+            ingest_many(documents, force=force, embedder=embedder, on_result=record)
         bar.close()
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
         self.stdout.write(self.style.SUCCESS(f"{len(documents)} documents: {summary}."))

@@ -5,6 +5,8 @@
 - ``{% rag_search query [collection=...] [k=...] [mode=...] as results %}`` puts the best
   chunks in ``results``; when the embedder or the database fails, ``results`` is empty
   and ``results.error`` says so (the words the REST API answers with).
+- ``{{ chunk|rag_passage:600 }}`` renders a passage as what it is; ``{% rag_relevance chunk
+  results forloop.counter %}`` shows its rank, the legs that matched and a relative bar.
 
 Both search only what ``request.user`` may see (``visible_to``); without a request in
 the context they search as an anonymous visitor.
@@ -20,7 +22,7 @@ from django import template
 from ..exceptions import DjangoRAGError, query_failure
 from ..generation import ask
 from ..models import Collection
-from ..rendering import link_citations
+from ..rendering import citation_numbers, link_citations, relevance_html, render_passage
 from ..shortcuts import search
 
 logger = logging.getLogger("django_rag.templatetags")
@@ -84,5 +86,29 @@ def rag_search(context: template.Context, query: str, **options: Any) -> list[An
 
 @register.filter
 def rag_cited_html(answer: Any) -> str:
-    """An answer's text as HTML with each ``[n]`` linking to source ``n``."""
-    return link_citations(answer.text, answer.sources)
+    """An answer's text as HTML with each ``[n]`` linking to source ``n``, numbered in reading order."""
+    return link_citations(answer.text, answer.sources, shown=citation_numbers(answer.citations))
+
+
+@register.filter
+def rag_passage(item: Any, limit: Any = None) -> str:
+    """A chunk's or a source's text rendered as what it is (Markdown sanitised, or paragraphs).
+
+    ``{{ chunk|rag_passage:600 }}`` shortens it to about 600 characters first.
+    """
+    text = getattr(item, "content", None)
+    if text is None:
+        text = getattr(item, "text", "") or ""
+    return render_passage(text, getattr(item, "document", None), limit=int(limit) if limit else None)
+
+
+@register.simple_tag
+def rag_relevance(item: Any, results: Any, rank: Any = None) -> str:
+    """``{% rag_relevance chunk results forloop.counter %}``: rank, matched legs and a bar; the score in a tooltip."""
+    return relevance_html(item, list(results), int(rank) if rank else None)
+
+
+@register.filter
+def rag_cited_as(source: Any, answer: Any) -> int | str:
+    """The number a source is shown with under ``answer`` (``""`` when it is not cited)."""
+    return citation_numbers(answer.citations).get(source.number, "")

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    # django-ninja ships Swagger UI: installed, /api/docs serves it from static files
+    # instead of a CDN, so the docs page works offline.
+    "ninja",
     "django_rag",
     "site_pages",
 ]
@@ -66,6 +69,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = REPO_DIR / "var" / "example-media"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
+# Django's default is America/Chicago: the admin, the pages and the logs would show that
+# clock. Set DJANGO_TIME_ZONE (e.g. Europe/Berlin) to see your own.
+TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 
 
 def _embedders():

@@ -73,7 +73,8 @@ class Command(DocumentCommand):
         document = Document.objects.filter(metadata__source_path=source, collection=collection).first()
         data = path.read_bytes()
         if document is None:
-            document = Document(collection=collection, title=path.stem.replace("-", " ").replace("_", " ").title())
+            # No title: ingestion names it after its first heading or PDF title, else its file name.
+            document = Document(collection=collection)
             document.metadata = {"source_path": source}
         elif document.file:
             with document.file.open("rb") as handle:
