@@ -35,6 +35,16 @@ class VisibleRowsAdmin(admin.ModelAdmin):
         return super().get_queryset(request).visible_to(request.user)
 
 
+def visible_eval_runs(runs, user):
+    """The evaluation ``runs`` a staff member may see: superusers all; others the runs they made
+    themselves (a run shows what its maker could retrieve), in collections they may still see."""
+    if user.is_superuser:
+        return runs
+    return runs.filter(created_by=user.pk).filter(
+        Q(collection__isnull=True) | Q(collection__in=Collection.objects.visible_to(user).values("pk"))
+    )
+
+
 class DocumentInline(admin.TabularInline):
     """Upload documents straight into a collection; each is queued for ingestion on save."""
 
@@ -69,6 +79,19 @@ class CollectionAdmin(VisibleRowsAdmin):
     @admin.display(description=_("documents"), ordering="_document_count")
     def document_count(self, obj):
         return obj._document_count
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting a collection deletes all its documents. Django would list each one by
+        # name and delete them all, the ones this staff member may not see included: such
+        # a collection is refused instead, as for a missing permission, naming none of them.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not request.user.is_superuser:
+            hidden = Document.objects.filter(collection__in=[obj.pk for obj in objs]).exclude(
+                pk__in=Document.objects.visible_to(request.user).values("pk")
+            )
+            if hidden.exists():
+                return [], {}, {*perms_needed, _("documents you may not see")}, protected
+        return deleted, model_count, perms_needed, protected
 
 
 class AskForm(forms.Form):
@@ -253,9 +276,11 @@ class RecordAdminMixin(QuestionColumnsMixin):
     """Read-only admin for records of what happened, not something to edit."""
 
     def get_queryset(self, request):
-        # Questions can be personal: staff other than superusers see only their own.
         queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
+        return queryset if request.user.is_superuser else self.visible_records(queryset, request.user)
+
+    def visible_records(self, queryset, user):
+        raise NotImplementedError("A record admin must say which records a staff member who is not a superuser sees.")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -272,10 +297,18 @@ class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Read-only: the log is a record of what happened, not something to edit."""
 
     list_display = ["created_at", "short_question", "user", "collection", "cache_hit", "no_answer", "has_error", "total_ms"]
-    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
+    # The collections of the rows listed, not every collection's name.
+    list_filter = ["cache_hit", "no_answer", ("collection", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["question", "answer", "error"]
     list_select_related = ["user", "collection"]
     date_hierarchy = "created_at"
+
+    def visible_records(self, queryset, user):
+        # Questions can be personal: staff other than superusers see only their own, and
+        # only while they may see the collection asked about (its name is on the page).
+        return queryset.filter(user=user.pk).filter(
+            Q(collection__isnull=True) | Q(collection__in=Collection.objects.visible_to(user).values("pk"))
+        )
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -304,7 +337,7 @@ class EvalRunAdmin(admin.ModelAdmin):
     list_display = [
         "__str__", "mode", "k", "status", "question_count", *EVAL_METRICS, "mean_latency_ms", "embedder", "started_at",
     ]
-    list_filter = ["mode", "status", "dataset_format", "collection", "started_at"]
+    list_filter = ["mode", "status", "dataset_format", ("collection", admin.RelatedOnlyFieldListFilter), "started_at"]
     search_fields = ["name", "dataset"]
     list_select_related = ["collection"]
     date_hierarchy = "started_at"
@@ -314,6 +347,9 @@ class EvalRunAdmin(admin.ModelAdmin):
         "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
         *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
     ]
+
+    def get_queryset(self, request):
+        return visible_eval_runs(super().get_queryset(request), request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for name in self.fields if name != "name"]  # a label is all one may change
@@ -344,9 +380,12 @@ class EvalRunAdmin(admin.ModelAdmin):
 @admin.register(EvalResult)
 class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ["question_id", "short_question", "run", *EVAL_METRICS, "latency_ms"]
-    list_filter = ["run__mode", "run"]
+    list_filter = ["run__mode", ("run", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
+
+    def visible_records(self, queryset, user):
+        return queryset.filter(run__in=visible_eval_runs(EvalRun.objects.all(), user).values("pk"))
 
 
 # -- API keys -------------------------------------------------------------------------
@@ -362,9 +401,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     actions = ["revoke_keys"]
 
+    def get_queryset(self, request):
+        # A key acts as its user: staff other than superusers see, revoke and delete their own only.
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
+
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "user", "expires_at"]
+            # Only a superuser picks whose key it is; anyone else mints keys for themselves
+            # (a key for another user, or a superuser, would act with their rights).
+            return ["name", "user", "expires_at"] if request.user.is_superuser else ["name", "expires_at"]
         return ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "revoked_at"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -373,8 +419,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # A key is never edited into another one: revoke it and create a new one.
         return ["user", "masked_key", "created_at", "last_used_at", "revoked_at"]
 
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def save_model(self, request, obj, form, change):
         if not change:
+            if not request.user.is_superuser or "user" not in form.cleaned_data:
+                obj.user = request.user
             key = obj.set_new_key()
             super().save_model(request, obj, form, change)
             messages.warning(
@@ -393,7 +444,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def is_active_display(self, obj):
         return obj.is_active
 
-    @admin.action(description=_("Revoke selected API keys"))
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
