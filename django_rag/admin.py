@@ -74,7 +74,9 @@ class CollectionAdmin(VisibleRowsAdmin):
     def get_queryset(self, request):
         # Count only the documents the staff member may see: a count must not reveal the others.
         visible = Q(documents__in=Document.objects.visible_to(request.user).values("pk"))
-        return super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
+        counted = super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
+        # GROUP BY drops the model's default ordering; the autocomplete pages through this.
+        return counted.order_by(*Collection._meta.ordering, "pk")
 
     @admin.display(description=_("documents"), ordering="_document_count")
     def document_count(self, obj):
@@ -217,6 +219,47 @@ class DocumentAdmin(VisibleRowsAdmin):
             "error": error,
         }
         return TemplateResponse(request, "django_rag/admin/ask.html", context)
+
+
+def guard_view_on_site(admin_site) -> None:
+    """Put an access check in front of the admin's "view on site" redirect for documents.
+
+    Django's ``<admin>/r/<content type id>/<object id>/`` (contenttypes' ``shortcut``)
+    loads the object through the model's base manager, whoever asks, and redirects to its
+    ``get_absolute_url()``: any staff member, with no django-rag permission at all, would
+    learn a private document's source URL or file name, and that its id exists. A
+    document the staff member may not see now gets the 404 of a missing one; other models
+    are left to Django.
+    """
+    if getattr(admin_site, "_django_rag_guards_view_on_site", False):
+        return
+    site_urls = admin_site.get_urls
+
+    def view_on_site(request, content_type_id, object_id):
+        from django.contrib.contenttypes.models import ContentType
+        from django.contrib.contenttypes.views import shortcut
+        from django.http import Http404
+
+        try:
+            is_document = ContentType.objects.get_for_id(content_type_id).model_class() is Document
+            hidden = is_document and not Document.objects.visible_to(request.user).filter(pk=object_id).exists()
+        except (ContentType.DoesNotExist, ValueError, TypeError):
+            hidden = False  # a malformed or unknown id: Django's own view answers 404
+        if hidden:  # the very message Django gives a missing object
+            raise Http404(f"Content type {content_type_id} object {object_id} doesn’t exist")
+        return shortcut(request, content_type_id, object_id)
+
+    def get_urls():
+        guarded = path(
+            "r/<int:content_type_id>/<path:object_id>/", admin_site.admin_view(view_on_site), name="view_on_site"
+        )
+        return [guarded, *site_urls()]  # first, so it answers before Django's own
+
+    admin_site.get_urls = get_urls
+    admin_site._django_rag_guards_view_on_site = True
+
+
+guard_view_on_site(admin.site)
 
 
 @admin.register(Chunk)
