@@ -44,6 +44,16 @@ class VisibleRowsAdmin(admin.ModelAdmin):
         return super().get_queryset(request).visible_to(request.user)
 
 
+def visible_eval_runs(runs, user):
+    """The evaluation ``runs`` a staff member may see: superusers all; others the runs they made
+    themselves (a run shows what its maker could retrieve), in collections they may still see."""
+    if user.is_superuser:
+        return runs
+    return runs.filter(created_by=user.pk).filter(
+        Q(collection__isnull=True) | Q(collection__in=Collection.objects.visible_to(user).values("pk"))
+    )
+
+
 class DocumentInline(admin.TabularInline):
     """Upload documents straight into a collection; each is queued for ingestion on save."""
 
@@ -73,11 +83,26 @@ class CollectionAdmin(VisibleRowsAdmin):
     def get_queryset(self, request):
         # Count only the documents the staff member may see: a count must not reveal the others.
         visible = Q(documents__in=Document.objects.visible_to(request.user).values("pk"))
-        return super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
+        counted = super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
+        # GROUP BY drops the model's default ordering; the autocomplete pages through this.
+        return counted.order_by(*Collection._meta.ordering, "pk")
 
     @admin.display(description=_("documents"), ordering="_document_count")
     def document_count(self, obj):
         return obj._document_count
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting a collection deletes all its documents. Django would list each one by
+        # name and delete them all, the ones this staff member may not see included: such
+        # a collection is refused instead, as for a missing permission, naming none of them.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if not request.user.is_superuser:
+            hidden = Document.objects.filter(collection__in=[obj.pk for obj in objs]).exclude(
+                pk__in=Document.objects.visible_to(request.user).values("pk")
+            )
+            if hidden.exists():
+                return [], {}, {*perms_needed, _("documents you may not see")}, protected
+        return deleted, model_count, perms_needed, protected
 
 
 class AskForm(forms.Form):
@@ -242,6 +267,47 @@ class DocumentAdmin(VisibleRowsAdmin):
         return TemplateResponse(request, "django_rag/admin/ask.html", context)
 
 
+def guard_view_on_site(admin_site) -> None:
+    """Put an access check in front of the admin's "view on site" redirect for documents.
+
+    Django's ``<admin>/r/<content type id>/<object id>/`` (contenttypes' ``shortcut``)
+    loads the object through the model's base manager, whoever asks, and redirects to its
+    ``get_absolute_url()``: any staff member, with no django-rag permission at all, would
+    learn a private document's source URL or file name, and that its id exists. A
+    document the staff member may not see now gets the 404 of a missing one; other models
+    are left to Django.
+    """
+    if getattr(admin_site, "_django_rag_guards_view_on_site", False):
+        return
+    site_urls = admin_site.get_urls
+
+    def view_on_site(request, content_type_id, object_id):
+        from django.contrib.contenttypes.models import ContentType
+        from django.contrib.contenttypes.views import shortcut
+        from django.http import Http404
+
+        try:
+            is_document = ContentType.objects.get_for_id(content_type_id).model_class() is Document
+            hidden = is_document and not Document.objects.visible_to(request.user).filter(pk=object_id).exists()
+        except (ContentType.DoesNotExist, ValueError, TypeError):
+            hidden = False  # a malformed or unknown id: Django's own view answers 404
+        if hidden:  # the very message Django gives a missing object
+            raise Http404(f"Content type {content_type_id} object {object_id} doesn’t exist")
+        return shortcut(request, content_type_id, object_id)
+
+    def get_urls():
+        guarded = path(
+            "r/<int:content_type_id>/<path:object_id>/", admin_site.admin_view(view_on_site), name="view_on_site"
+        )
+        return [guarded, *site_urls()]  # first, so it answers before Django's own
+
+    admin_site.get_urls = get_urls
+    admin_site._django_rag_guards_view_on_site = True
+
+
+guard_view_on_site(admin.site)
+
+
 @admin.register(Chunk)
 class ChunkAdmin(VisibleRowsAdmin):
     list_display = ["__str__", "document", "index", "preview", "embedder"]
@@ -311,9 +377,11 @@ class RecordAdminMixin(QuestionColumnsMixin):
     """Read-only admin for records of what happened, not something to edit."""
 
     def get_queryset(self, request):
-        # Questions can be personal: staff other than superusers see only their own.
         queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
+        return queryset if request.user.is_superuser else self.visible_records(queryset, request.user)
+
+    def visible_records(self, queryset, user):
+        raise NotImplementedError("A record admin must say which records a staff member who is not a superuser sees.")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -331,7 +399,8 @@ class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
 
     # One "outcome" column for cache hit / no answer / error, so the list fits 1280 px.
     list_display = ["created_at", "short_question", "user", "collection", "outcome", "total_ms"]
-    list_filter = ["cache_hit", "no_answer", "collection", "created_at"]
+    # The collections of the rows listed, not every collection's name.
+    list_filter = ["cache_hit", "no_answer", ("collection", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["question", "answer", "error"]
     list_select_related = ["user", "collection"]
     date_hierarchy = "created_at"
@@ -342,6 +411,13 @@ class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
             return format_html('<span title="{}">{}</span>', obj.error, _("error"))
         text = _("no answer") if obj.no_answer else _("answered")
         return f"{text} ({_('cached')})" if obj.cache_hit else text
+
+    def visible_records(self, queryset, user):
+        # Questions can be personal: staff other than superusers see only their own, and
+        # only while they may see the collection asked about (its name is on the page).
+        return queryset.filter(user=user.pk).filter(
+            Q(collection__isnull=True) | Q(collection__in=Collection.objects.visible_to(user).values("pk"))
+        )
 
 
 # -- evaluation -----------------------------------------------------------------------
@@ -370,7 +446,7 @@ class EvalRunAdmin(admin.ModelAdmin):
     list_display = [
         "__str__", "mode", "k", "status", "question_count", *EVAL_METRICS, "mean_latency_ms", "embedder", "started_at",
     ]
-    list_filter = ["mode", "status", "dataset_format", "collection", "started_at"]
+    list_filter = ["mode", "status", "dataset_format", ("collection", admin.RelatedOnlyFieldListFilter), "started_at"]
     search_fields = ["name", "dataset"]
     list_select_related = ["collection"]
     date_hierarchy = "started_at"
@@ -380,6 +456,9 @@ class EvalRunAdmin(admin.ModelAdmin):
         "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
         *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
     ]
+
+    def get_queryset(self, request):
+        return visible_eval_runs(super().get_queryset(request), request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return [name for name in self.fields if name != "name"]  # a label is all one may change
@@ -410,9 +489,12 @@ class EvalRunAdmin(admin.ModelAdmin):
 @admin.register(EvalResult)
 class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ["question_id", "short_question", "run", *EVAL_METRICS, "latency_ms"]
-    list_filter = ["run__mode", "run"]
+    list_filter = ["run__mode", ("run", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
+
+    def visible_records(self, queryset, user):
+        return queryset.filter(run__in=visible_eval_runs(EvalRun.objects.all(), user).values("pk"))
 
 
 # -- API keys -------------------------------------------------------------------------
@@ -429,9 +511,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     actions = ["revoke_keys"]
 
+    def get_queryset(self, request):
+        # A key acts as its user: staff other than superusers see, revoke and delete their own only.
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
+
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "user", "expires_at"]
+            # Only a superuser picks whose key it is; anyone else mints keys for themselves
+            # (a key for another user, or a superuser, would act with their rights).
+            return ["name", "user", "expires_at"] if request.user.is_superuser else ["name", "expires_at"]
         return ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "revoked_at"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -440,8 +529,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # A key is never edited into another one: revoke it and create a new one.
         return ["user", "masked_key", "created_at", "last_used_at", "revoked_at"]
 
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def save_model(self, request, obj, form, change):
         if not change:
+            if not request.user.is_superuser or "user" not in form.cleaned_data:
+                obj.user = request.user
             key = obj.set_new_key()
             super().save_model(request, obj, form, change)
             messages.warning(
@@ -469,7 +563,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             _("expires %(date)s") % {"date": _short_date(obj.expires_at)} if obj.expires_at else _("no expiry"),
         )
 
-    @admin.action(description=_("Revoke selected API keys"))
+    @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
