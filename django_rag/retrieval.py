@@ -34,6 +34,7 @@ from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
 
+from . import validation
 from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .vector_indexes import vector_type
@@ -60,7 +61,15 @@ def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
 
 
 def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
+    try:
+        literal = "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("vector must be a sequence of numbers.") from None
+    # A finite float's repr never holds an "n"; "nan" and "inf" do. pgvector refuses
+    # both with a DataError, so say which argument is wrong instead (one scan of the text).
+    if "n" in literal:
+        raise ValueError("vector must hold finite numbers (no NaN or infinity).")
+    return literal
 
 
 @dataclass(frozen=True)
@@ -85,25 +94,25 @@ class SearchOptions:
     ) -> SearchOptions:
         # Weights: the argument, else the setting, else the embedder's own default for
         # its semantic leg (0 for the lexical hashing embedder) and 1 for the keyword leg.
+        # Every number is checked here (django_rag.validation): these go into the SQL.
         default_weights = {"semantic": embedder.hybrid_weight if embedder else 1.0, "keyword": 1.0}
-        configured_weights = {**default_weights, **(get_setting("HYBRID_WEIGHTS") or {}), **(weights or {})}
-        unknown = set(configured_weights) - {"semantic", "keyword"}
-        if unknown:
-            raise ValueError(f"Unknown weight(s) {sorted(unknown)}: use 'semantic' and 'keyword'.")
-        options = cls(
-            candidates=int(candidates if candidates is not None else get_setting("CANDIDATES")),
-            rrf_k=float(rrf_k if rrf_k is not None else get_setting("RRF_K")),
-            semantic_weight=float(configured_weights["semantic"]),
-            keyword_weight=float(configured_weights["keyword"]),
-            postings_per_term=int(
-                postings_per_term if postings_per_term is not None else get_setting("KEYWORD_POSTINGS_PER_TERM")
+        configured_weights = {
+            **validation.weights(default_weights), **validation.weights(get_setting("HYBRID_WEIGHTS")),
+            **validation.weights(weights),
+        }
+        return cls(
+            candidates=validation.integer(
+                "candidates", get_setting("CANDIDATES") if candidates is None else candidates,
+                maximum=get_setting("MAX_CANDIDATES"), setting="MAX_CANDIDATES",
+            ),
+            rrf_k=validation.number("rrf_k", get_setting("RRF_K") if rrf_k is None else rrf_k, minimum=0),
+            semantic_weight=configured_weights["semantic"],
+            keyword_weight=configured_weights["keyword"],
+            postings_per_term=validation.integer(
+                "postings_per_term",
+                get_setting("KEYWORD_POSTINGS_PER_TERM") if postings_per_term is None else postings_per_term,
             ),
         )
-        if options.candidates < 1 or options.postings_per_term < 1:
-            raise ValueError("candidates and postings_per_term must be at least 1.")
-        if options.rrf_k < 0:
-            raise ValueError("rrf_k must not be negative.")
-        return options
 
 
 _ITERATIVE_SCAN_MODES = {"relaxed_order", "strict_order", "off"}

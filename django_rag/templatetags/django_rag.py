@@ -20,6 +20,7 @@ from ..exceptions import DjangoRAGError
 from ..generation import ask
 from ..rendering import link_citations
 from ..shortcuts import search
+from ..validation import options_from_text
 
 logger = logging.getLogger("django_rag.templatetags")
 
@@ -39,8 +40,8 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
     if not question:
         return result
     try:
-        result["answer"] = ask(question, user=_user(context), **options)
-    except ValueError as exc:  # a question that is too long, an unknown mode
+        result["answer"] = ask(question, user=_user(context), **options_from_text(options))
+    except ValueError as exc:  # a question that is too long, an unknown mode, k=0
         result["error"] = str(exc)
     except DjangoRAGError as exc:
         # A page must render even when the provider is down; the reason goes to the log,
@@ -56,7 +57,13 @@ def rag_search(context: template.Context, query: str, **options: Any) -> list[An
     query = (query or "").strip()
     if not query:
         return []
-    return search(query, user=_user(context), **options)
+    try:
+        # Numbers often come from the query string as text: k="5" is 5, k="five" an error.
+        return search(query, user=_user(context), **options_from_text(options))
+    except ValueError as exc:
+        # Raised while rendering, as {% widthratio %} does for a bad number: the debug
+        # page points at the tag.
+        raise template.TemplateSyntaxError(f"rag_search: {exc}") from exc
 
 
 @register.filter
