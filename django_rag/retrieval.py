@@ -60,15 +60,28 @@ def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
     return embedder
 
 
-def vector_literal(vector: Sequence[float]) -> str:
+#: The largest magnitude each pgvector type holds (float32, float16).
+VECTOR_LIMITS = {"vector": 3.4028234e38, "halfvec": 65504.0}
+
+
+def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
+    """pgvector's text form of ``vector``; a ``ValueError`` for what pgvector would refuse.
+
+    NaN, infinities and values past the type's range would otherwise end the search in
+    a ``DataError``. The checks scan the text rather than the floats: a finite float's
+    repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
+    written with "e+" (a fraction of the cost of building the text).
+    """
     try:
-        literal = "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
+        floats = [float(x) for x in vector]
     except (TypeError, ValueError, OverflowError):
         raise ValueError("vector must be a sequence of numbers.") from None
-    # A finite float's repr never holds an "n"; "nan" and "inf" do. pgvector refuses
-    # both with a DataError, so say which argument is wrong instead (one scan of the text).
+    literal = "[" + ",".join(map(repr, floats)) + "]"
     if "n" in literal:
         raise ValueError("vector must hold finite numbers (no NaN or infinity).")
+    limit = VECTOR_LIMITS.get(kind, VECTOR_LIMITS["vector"])
+    if ("e+" in literal or kind == "halfvec") and floats and max(map(abs, floats)) > limit:
+        raise ValueError(f"vector holds a value beyond what pgvector's {kind} holds (±{limit:g}).")
     return literal
 
 
@@ -150,7 +163,7 @@ def semantic_leg(
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
-    params: list[Any] = [vector_literal(vector), embedder.identity]
+    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
         where += f" AND c.id IN ({chunk_filter.sql})"
         params.extend(chunk_filter.params)
