@@ -70,7 +70,7 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     NaN, infinities and values past the type's range would otherwise end the search in
     a ``DataError``. The checks scan the text rather than the floats: a finite float's
     repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
-    written with "e+" (a fraction of the cost of building the text).
+    written with a "+" ("1e+16"). One-character searches are memchr scans: ~0.1 us.
     """
     try:
         floats = [float(x) for x in vector]
@@ -80,7 +80,7 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     if "n" in literal:
         raise ValueError("vector must hold finite numbers (no NaN or infinity).")
     limit = VECTOR_LIMITS.get(kind, VECTOR_LIMITS["vector"])
-    if ("e+" in literal or kind == "halfvec") and floats and max(map(abs, floats)) > limit:
+    if ("+" in literal or kind == "halfvec") and floats and max(map(abs, floats)) > limit:
         raise ValueError(f"vector holds a value beyond what pgvector's {kind} holds (±{limit:g}).")
     return literal
 

@@ -18,6 +18,8 @@ import numbers
 import re
 from typing import Any
 
+from .conf import get_setting
+
 #: PostgreSQL ``integer``: counts and limits sent as SQL parameters must fit in it.
 INT4_MAX = 2**31 - 1
 #: PostgreSQL ``bigint``: primary keys.
@@ -78,8 +80,6 @@ def number(
 
 def k_value(value: Any, *, name: str = "k") -> int:
     """A result count: from 1 to ``DJANGO_RAG["MAX_K"]``."""
-    from .conf import get_setting
-
     return integer(name, value, maximum=get_setting("MAX_K"), setting="MAX_K")
 
 

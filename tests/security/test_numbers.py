@@ -587,3 +587,12 @@ def test_a_bad_numeric_setting_fails_a_search_clearly(corpus, rag_settings, over
     with pytest.raises(ValueError) as raised:
         django_rag.search("parental leave")
     assert not isinstance(raised.value, TypeError)
+
+
+# --- the admin: Django reads ?p= and ?o=; none of their values may be a server error ----
+
+@pytest.mark.parametrize("model", ["document", "chunk", "collection", "querylog", "evalrun", "apikey"])
+@pytest.mark.parametrize("query", ["p=0", "p=-1", "p=abc", f"p={2**63}", "p=nan", "o=99", "o=-1.5", f"o={2**63}", "o=x.1"])
+def test_admin_lists_take_any_page_and_ordering_number(admin_client, corpus, model, query):
+    response = admin_client.get(f"/admin/django_rag/{model}/?{query}")
+    assert response.status_code in (200, 302), (model, query, response.status_code)
