@@ -112,13 +112,13 @@ def weights(value: Any) -> dict[str, float]:
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 
 #: The numeric search and answer options, by the kind of number each takes. Template
-#: tags and commands receive them as text and convert them with :func:`options_from_text`.
+#: tags receive them as text (from request.GET) and convert them with :func:`options_from_text`.
 INTEGER_OPTIONS = frozenset({"k", "candidates", "postings_per_term"})
 NUMBER_OPTIONS = frozenset({"rrf_k", "min_score"})
 
 
 def integer_from_text(name: str, value: Any) -> Any:
-    """``"5"`` as ``5`` (text from a template, a query string or a command line); other values unchanged.
+    """``"5"`` as ``5`` (text from a template or a query string); other values unchanged.
 
     Only plain decimal digits with an optional sign: ``"1e3"``, ``"0x10"``, ``"5.0"`` or
     ``" "`` are refused, with the argument's name.
