@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
-from .conf import SETTING_TYPES, get_settings
+from .conf import SETTING_RANGES, SETTING_TYPES, get_settings
 from .exceptions import RAGImproperlyConfigured
 from .redaction import redact
 from .vector_indexes import PRECISIONS
@@ -40,6 +40,7 @@ def _setting_errors(settings: dict[str, Any]) -> list[Error]:
                 Error(f'DJANGO_RAG["{name}"] must be positive, not {value}.', id="django_rag.E011")
             )
     errors.extend(_api_setting_errors(settings))
+    errors.extend(_number_setting_errors(settings))
     size, overlap = settings.get("CHUNK_SIZE"), settings.get("CHUNK_OVERLAP")
     if isinstance(size, int) and isinstance(overlap, int) and not 0 <= overlap < size:
         errors.append(
@@ -94,6 +95,63 @@ def _reliability_errors(settings: dict[str, Any]) -> list[CheckMessage]:
             )
     return messages
 
+
+def _number_setting_errors(settings: dict[str, Any]) -> list[Error]:
+    """Numeric settings inside their ranges (E060, E061), valid weights (E062), HNSW build values (E063)."""
+    import math
+
+    from .validation import weights
+
+    def is_number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    errors = []
+    for name, (minimum, maximum) in SETTING_RANGES.items():
+        value = settings.get(name)
+        if not is_number(value):
+            continue  # a wrong type is E010's; None is allowed where E010 allows it
+        if math.isfinite(value) and (minimum is None or value >= minimum) and (maximum is None or value <= maximum):
+            continue
+        bounds = " and ".join(
+            part for part in (f"at least {minimum}" if minimum is not None else "",
+                              f"at most {maximum}" if maximum is not None else "") if part
+        )
+        errors.append(
+            Error(
+                f'DJANGO_RAG["{name}"] must be a finite number{" " + bounds if bounds else ""}, not {value!r}.',
+                hint=f'Fix DJANGO_RAG["{name}"] in your settings (docs/settings.md gives its range).',
+                id="django_rag.E060",
+            )
+        )
+    for name, ceiling in (("ANSWER_K", "MAX_K"), ("CANDIDATES", "MAX_CANDIDATES")):
+        value, limit = settings.get(name), settings.get(ceiling)
+        if is_number(value) and is_number(limit) and value > limit:
+            errors.append(
+                Error(
+                    f'DJANGO_RAG["{name}"] ({value}) is above DJANGO_RAG["{ceiling}"] ({limit}): '
+                    "every search using the default would be refused.",
+                    hint=f'Lower DJANGO_RAG["{name}"] or raise DJANGO_RAG["{ceiling}"].',
+                    id="django_rag.E061",
+                )
+            )
+    if isinstance(settings.get("HYBRID_WEIGHTS"), dict):
+        try:
+            weights(settings["HYBRID_WEIGHTS"])
+        except ValueError as exc:
+            errors.append(
+                Error(f'DJANGO_RAG["HYBRID_WEIGHTS"]: {exc}', hint='For example {"semantic": 0.7, "keyword": 1.0}.',
+                      id="django_rag.E062")
+            )
+    m, ef_construction = settings.get("HNSW_M"), settings.get("HNSW_EF_CONSTRUCTION")
+    if is_number(m) and is_number(ef_construction) and ef_construction < 2 * m:
+        errors.append(
+            Error(
+                f'DJANGO_RAG["HNSW_EF_CONSTRUCTION"] ({ef_construction}) must be at least twice HNSW_M ({m}): '
+                "pgvector refuses to build the index otherwise.",
+                id="django_rag.E063",
+            )
+        )
+    return errors
 
 def _queue_errors(queue: Any) -> list[Error]:
     from .tasks import QUEUES, django_q_configured

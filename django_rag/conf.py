@@ -98,6 +98,11 @@ DEFAULTS: dict[str, Any] = {
     # hybrid_weight for semantic (1.0, or 0.0 for the lexical hashing embedder).
     "HYBRID_WEIGHTS": None,
     "KEYWORD_POSTINGS_PER_TERM": 1000,  # best postings read per query term (BM25 leg)
+    # The most results one search or answer may ask for (k), and the most candidates per
+    # leg (candidates=): larger values are refused with a ValueError (see docs/security.md).
+    # The REST API caps k at 50 whatever this says.
+    "MAX_K": 1000,
+    "MAX_CANDIDATES": 10_000,
     # Background work (django_rag.tasks.enqueue): "auto" (django-q2 when it is installed
     # and Q_CLUSTER is set, else inline), "django_q" or "sync" (inline).
     "QUEUE": "auto",
@@ -174,6 +179,8 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "RRF_K": (int, float),
     "HYBRID_WEIGHTS": (dict, type(None)),
     "KEYWORD_POSTINGS_PER_TERM": int,
+    "MAX_K": int,
+    "MAX_CANDIDATES": int,
     "ANSWER_K": int,
     "NO_ANSWER_TEXT": str,
     "NO_ANSWER_MIN_SIMILARITY": (int, float),
@@ -202,6 +209,26 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "SITE_URL": (str, type(None)),
 }
 
+
+_TEN_YEARS = 10 * 365 * 24 * 3600  # seconds; longer durations overflow datetime arithmetic
+# The range of each numeric setting, (minimum, maximum), None for no bound; NaN and
+# infinities are always refused. Checked by django_rag.E060, once the type is right (E010).
+SETTING_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "MAX_K": (1, 100_000),
+    "MAX_CANDIDATES": (1, 1_000_000),
+    "ANSWER_K": (1, None),  # and at most MAX_K: E061
+    "CANDIDATES": (1, None),  # and at most MAX_CANDIDATES: E061
+    "KEYWORD_POSTINGS_PER_TERM": (1, 2**31 - 1),
+    "RRF_K": (0, None),
+    "NO_ANSWER_MIN_SIMILARITY": (None, None),
+    "HNSW_M": (2, 100),  # pgvector's limits
+    "HNSW_EF_CONSTRUCTION": (4, 1000),
+    "EMBEDDING_CACHE_TIMEOUT": (0, _TEN_YEARS),
+    "ANSWER_CACHE_TIMEOUT": (0, _TEN_YEARS),
+    "EVAL_JUDGE_CACHE_TIMEOUT": (0, _TEN_YEARS),
+    "PROCESSING_TIMEOUT": (0, _TEN_YEARS),
+    "BUSY_WAIT_SECONDS": (0, _TEN_YEARS),
+}
 
 @cache
 def get_settings() -> dict[str, Any]:

@@ -94,6 +94,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
+from . import validation
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .embedders.langchain import Embedder as LangChainEmbeddingsEmbedder
@@ -529,8 +530,7 @@ class DjangoRAGVectorStore(VectorStore):
         """``(document, score, best chunk)`` for the ``k`` best results, best first."""
         mode = mode or self.mode
         check_mode(mode)
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, not {k!r}.")
+        k = validation.k_value(k)
         unknown = set(options) - _MODE_OPTIONS[mode]
         if unknown:
             raise TypeError(
@@ -540,7 +540,10 @@ class DjangoRAGVectorStore(VectorStore):
         defaults = {key: value for key, value in self.search_options.items() if key in _MODE_OPTIONS[mode]}
         options = {**defaults, **options}
         # Each leg returns `candidates` chunks; fewer than k would cap the results.
-        options["candidates"] = max(options.get("candidates") or get_setting("CANDIDATES"), k)
+        candidates = options.get("candidates")
+        if candidates is not None:  # checked before it is compared (SearchOptions checks the rest)
+            validation.integer("candidates", candidates, maximum=get_setting("MAX_CANDIDATES"), setting="MAX_CANDIDATES")
+        options["candidates"] = max(candidates or get_setting("CANDIDATES"), k)
         if mode != "keyword":
             options["embedder"] = self.embedder
             if vector is not None:
@@ -641,6 +644,8 @@ class DjangoRAGVectorStore(VectorStore):
         self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[LCDocument]:
         """Semantic candidates (``fetch_k``), re-ranked for diversity by their best chunk's vector."""
+        k, fetch_k = validation.k_value(k), validation.k_value(fetch_k, name="fetch_k")
+        lambda_mult = validation.number("lambda_mult", lambda_mult, minimum=0, maximum=1)
         kwargs["mode"] = "semantic"
         candidates = self._search(None, max(fetch_k, k), vector=embedding, with_embeddings=True, **kwargs)
         chosen = maximal_marginal_relevance(

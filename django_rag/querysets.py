@@ -147,8 +147,10 @@ class RetrievalMixin:
 
     def _search(self, query: str | None, *, min_score: float | None = None, **ranking: Any):
         """The QuerySet of a search: :meth:`_ranking`'s statement joined to these rows."""
-        from . import retrieval
+        from . import retrieval, validation
 
+        if min_score is not None:
+            min_score = validation.number("min_score", min_score)
         statement = self._ranking(query, **ranking)
         if statement is None:
             return self.none()
@@ -215,15 +217,16 @@ class RetrievalMixin:
         """
         import inspect
 
-        from . import retrieval
+        from . import retrieval, validation
 
         retrieval.check_mode(mode)
-        if k < 1:
-            raise ValueError("k must be at least 1.")
+        k = validation.k_value(k)
         # The mode's own method signature says which options it takes (TypeError otherwise).
         arguments = inspect.signature(getattr(RetrievalMixin, mode)).bind(self, query, **options).arguments
         arguments.pop("self"), arguments.pop("query")
         min_score = arguments.pop("min_score", None)
+        if min_score is not None:
+            min_score = validation.number("min_score", min_score)
         search_options = {name: arguments.pop(name) for name in ("candidates", "rrf_k", "weights", "postings_per_term")
                           if name in arguments}
         ranking = self._ranking(

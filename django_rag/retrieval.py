@@ -34,6 +34,7 @@ from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
 
+from . import validation
 from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .vector_indexes import vector_type
@@ -59,8 +60,29 @@ def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
     return embedder
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(map(repr, (float(x) for x in vector))) + "]"
+#: The largest magnitude each pgvector type holds (float32, float16).
+VECTOR_LIMITS = {"vector": 3.4028234e38, "halfvec": 65504.0}
+
+
+def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
+    """pgvector's text form of ``vector``; a ``ValueError`` for what pgvector would refuse.
+
+    NaN, infinities and values past the type's range would otherwise end the search in
+    a ``DataError``. The checks scan the text rather than the floats: a finite float's
+    repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
+    written with a "+" ("1e+16"). One-character searches are memchr scans: ~0.1 us.
+    """
+    try:
+        floats = [float(x) for x in vector]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("vector must be a sequence of numbers.") from None
+    literal = "[" + ",".join(map(repr, floats)) + "]"
+    if "n" in literal:
+        raise ValueError("vector must hold finite numbers (no NaN or infinity).")
+    limit = VECTOR_LIMITS.get(kind, VECTOR_LIMITS["vector"])
+    if ("+" in literal or kind == "halfvec") and floats and max(map(abs, floats)) > limit:
+        raise ValueError(f"vector holds a value beyond what pgvector's {kind} holds (±{limit:g}).")
+    return literal
 
 
 @dataclass(frozen=True)
@@ -85,25 +107,25 @@ class SearchOptions:
     ) -> SearchOptions:
         # Weights: the argument, else the setting, else the embedder's own default for
         # its semantic leg (0 for the lexical hashing embedder) and 1 for the keyword leg.
+        # Every number is checked here (django_rag.validation): these go into the SQL.
         default_weights = {"semantic": embedder.hybrid_weight if embedder else 1.0, "keyword": 1.0}
-        configured_weights = {**default_weights, **(get_setting("HYBRID_WEIGHTS") or {}), **(weights or {})}
-        unknown = set(configured_weights) - {"semantic", "keyword"}
-        if unknown:
-            raise ValueError(f"Unknown weight(s) {sorted(unknown)}: use 'semantic' and 'keyword'.")
-        options = cls(
-            candidates=int(candidates if candidates is not None else get_setting("CANDIDATES")),
-            rrf_k=float(rrf_k if rrf_k is not None else get_setting("RRF_K")),
-            semantic_weight=float(configured_weights["semantic"]),
-            keyword_weight=float(configured_weights["keyword"]),
-            postings_per_term=int(
-                postings_per_term if postings_per_term is not None else get_setting("KEYWORD_POSTINGS_PER_TERM")
+        configured_weights = {
+            **validation.weights(default_weights), **validation.weights(get_setting("HYBRID_WEIGHTS")),
+            **validation.weights(weights),
+        }
+        return cls(
+            candidates=validation.integer(
+                "candidates", get_setting("CANDIDATES") if candidates is None else candidates,
+                maximum=get_setting("MAX_CANDIDATES"), setting="MAX_CANDIDATES",
+            ),
+            rrf_k=validation.number("rrf_k", get_setting("RRF_K") if rrf_k is None else rrf_k, minimum=0),
+            semantic_weight=configured_weights["semantic"],
+            keyword_weight=configured_weights["keyword"],
+            postings_per_term=validation.integer(
+                "postings_per_term",
+                get_setting("KEYWORD_POSTINGS_PER_TERM") if postings_per_term is None else postings_per_term,
             ),
         )
-        if options.candidates < 1 or options.postings_per_term < 1:
-            raise ValueError("candidates and postings_per_term must be at least 1.")
-        if options.rrf_k < 0:
-            raise ValueError("rrf_k must not be negative.")
-        return options
 
 
 _ITERATIVE_SCAN_MODES = {"relaxed_order", "strict_order", "off"}
@@ -141,7 +163,7 @@ def semantic_leg(
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
-    params: list[Any] = [vector_literal(vector), embedder.identity]
+    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
         where += f" AND c.id IN ({chunk_filter.sql})"
         params.extend(chunk_filter.params)

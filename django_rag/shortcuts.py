@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import validation
 from .models import Chunk, Collection
 
 
@@ -45,6 +46,8 @@ def searchable_chunks(user: Any, *, collection: Collection | str | int | None = 
     if condition:
         chunks = chunks.filter(condition)
     if collection is not None:
+        if not isinstance(collection, Collection):
+            validation.collection_reference(collection)
         if isinstance(collection, Collection):
             chunks = chunks.filter(document__collection=collection)
         elif isinstance(collection, int):

@@ -233,7 +233,10 @@ def search(
     import django_rag
 
     user = caller(request)
-    chunks = django_rag.search(q, user=user, k=k, mode=mode, collection=_collection(user, collection))
+    try:
+        chunks = django_rag.search(q, user=user, k=k, mode=mode, collection=_collection(user, collection))
+    except ValueError as exc:  # k within the schema's bound but above DJANGO_RAG["MAX_K"]
+        raise ApiError(400, str(exc)) from exc
     return [
         {
             "chunk_id": chunk.pk, "document_id": chunk.document_id, "document_title": str(chunk.document),

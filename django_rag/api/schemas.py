@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, field_validator
 
 
 def _storable(value: str) -> str:
@@ -46,6 +46,14 @@ class AskIn(Schema):
     )
     k: int | None = Field(None, ge=1, le=MAX_K, description="Chunks given to the model (default ANSWER_K).")
     mode: Mode = "hybrid"
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k_is_not_a_boolean(cls, value: Any) -> Any:
+        # JSON true is not the number 1, which pydantic's lax mode would make of it.
+        if isinstance(value, bool):
+            raise ValueError("k must be an integer, not a boolean")
+        return value
 
     model_config = {
         "json_schema_extra": {

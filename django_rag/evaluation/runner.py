@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .. import __version__, bm25
+from .. import __version__, bm25, validation
 from ..conf import DEFAULT_EMBEDDER_ALIAS, DEFAULT_LLM_ALIAS, get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, EvalResult, EvalRun
@@ -35,6 +35,8 @@ RETRIEVAL_METRICS = ("ndcg", "recall", "mrr")
 BEIR_ID = "beir_id"
 
 Progress = Callable[[int, int, str], Any]
+#: The search options SearchOptions.build() checks.
+SEARCH_NUMBERS = ("candidates", "rrf_k", "weights", "postings_per_term")
 
 
 def evaluate(
@@ -71,10 +73,13 @@ def evaluate(
     called after each question.
     """
     modes = _modes(mode)
-    if k < 1:
-        raise ValueError("k must be at least 1.")
-    if limit is not None and limit < 1:
-        raise ValueError("limit must be at least 1.")
+    k = validation.k_value(k)
+    if limit is not None:
+        limit = validation.integer("limit", limit, maximum=validation.INT8_MAX)
+    # The search options' numbers are checked before a corpus is loaded or a run stored.
+    SearchOptions.build(**{name: search[name] for name in SEARCH_NUMBERS if name in search})
+    if search.get("min_score") is not None:
+        validation.number("min_score", search["min_score"])
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset, split=split)
     questions = dataset.questions[:limit] if limit else dataset.questions

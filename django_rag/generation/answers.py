@@ -14,6 +14,7 @@ from django.db import connections, router, transaction
 from django.db.models import signals
 from django.db.models.sql import InsertQuery
 
+from .. import validation
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, QueryLog
@@ -122,6 +123,7 @@ def _resolve_collection(collection: Any, user: Any) -> Collection | None:
     """
     if collection is None or isinstance(collection, Collection):
         return collection
+    validation.collection_reference(collection)
     lookup = {"pk": collection} if isinstance(collection, int) else {"slug": collection}
     found = None
     if not isinstance(collection, int) or 0 < collection < 2**63:  # bigint: larger ids cannot exist
@@ -142,7 +144,7 @@ class _Asking:
         check_mode(mode)
         self.user, self.mode = user, mode
         self.collection = _resolve_collection(collection, user)
-        self.k = int(k or get_setting("ANSWER_K"))
+        self.k = validation.k_value(get_setting("ANSWER_K") if k is None else k)
         self.llm = get_llm(llm) if isinstance(llm, str) else llm
         self.embedder = resolve_embedder(embedder)
         self.queryset = queryset
@@ -208,7 +210,7 @@ class _Asking:
         options = dict(self.search)
         # ask() shows k chunks; each leg needs a few times that for fusion to find them,
         # not the 100 a browsing search fetches (measured: 13 ms -> see RESULTS.md).
-        options.setdefault("candidates", max(4 * self.k, 20))
+        options.setdefault("candidates", min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
         t = time.perf_counter()
         if self.mode != "keyword":
             options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from .. import validation
 from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
 from ..exceptions import (
@@ -220,14 +221,16 @@ class _AdvisoryLock:
 
     def __enter__(self) -> bool:
         with connections[self.using].cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", advisory_lock_key(self.document_id))
+            # Parenthesised: with client-side binding "-2147483648::int4" (the key of
+            # document 2**31) would parse as -(2147483648::int4), which overflows.
+            cursor.execute("SELECT pg_try_advisory_lock((%s)::int4, (%s)::int4)", advisory_lock_key(self.document_id))
             self.held = bool(cursor.fetchone()[0])
         return self.held
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.held:
             _unlock(lambda cursor: cursor.execute(
-                "SELECT pg_advisory_unlock(%s::int4, %s::int4)", advisory_lock_key(self.document_id)
+                "SELECT pg_advisory_unlock((%s)::int4, (%s)::int4)", advisory_lock_key(self.document_id)
             ), self.using)
 
 
@@ -258,7 +261,7 @@ def ingest(
     raised as well. With ``force=False``, a document whose content, chunking settings and
     embedder have not changed costs no embedding call and no write.
     """
-    document_id = document if isinstance(document, int) else document.pk
+    document_id = _document_id(document)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     with _AdvisoryLock(document_id, using) as acquired:
@@ -328,12 +331,10 @@ def ingest_many(
     (progress bars); the list returned holds them in that order. Documents another
     worker holds come back ``busy``.
     """
-    size = get_setting("INGEST_BATCH_SIZE") if batch_size is None else batch_size
-    if size < 1:
-        raise ValueError("batch_size must be at least 1.")
+    size = validation.integer("batch_size", get_setting("INGEST_BATCH_SIZE") if batch_size is None else batch_size)
     resolved = _embedder(embedder)
     documents = list(documents)
-    ids = list(dict.fromkeys(d if isinstance(d, int) else d.pk for d in documents))
+    ids = list(dict.fromkeys(_document_id(d) for d in documents))
     results: list[IngestResult] = []
 
     def report(result: IngestResult) -> None:
@@ -406,6 +407,15 @@ class _Work:
             "updated_at": now,
             **lease_fields(),
         }
+
+
+def _document_id(document: Document | int) -> int:
+    if isinstance(document, Document):
+        return document.pk
+    try:
+        return validation.object_id("document", document)
+    except ValueError:
+        raise ValueError(f"document must be a Document or its primary key, not {document!r}.") from None
 
 
 def _embedder(embedder: str | BaseEmbedder) -> BaseEmbedder:
@@ -696,7 +706,7 @@ def _try_lock_many(ids: list[int], using: str) -> set[int]:
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT id FROM unnest(%s::bigint[]) AS id"
-            " WHERE pg_try_advisory_lock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)",
+            " WHERE pg_try_advisory_lock(%s::int4, ((id %% 4294967296 + 2147483648) %% 4294967296 - 2147483648)::int4)",
             [ids, _LOCK_NAMESPACE],
         )
         return {row[0] for row in cursor.fetchall()}
@@ -706,7 +716,7 @@ def _unlock_many(ids: set[int], using: str) -> None:
     if not ids:
         return
     _unlock(lambda cursor: cursor.execute(
-        "SELECT pg_advisory_unlock(%s::int4, ((id + 2147483648) %% 4294967296 - 2147483648)::int4)"
+        "SELECT pg_advisory_unlock(%s::int4, ((id %% 4294967296 + 2147483648) %% 4294967296 - 2147483648)::int4)"
         " FROM unnest(%s::bigint[]) AS id",
         [_LOCK_NAMESPACE, sorted(ids)],
     ), using)

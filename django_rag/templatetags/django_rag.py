@@ -24,6 +24,7 @@ from ..generation import ask
 from ..models import Collection
 from ..rendering import citation_numbers, link_citations, relevance_html, render_passage
 from ..shortcuts import search
+from ..validation import options_from_text
 
 logger = logging.getLogger("django_rag.templatetags")
 
@@ -43,8 +44,8 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
     if not question:
         return result
     try:
-        result["answer"] = ask(question, user=_user(context), **options)
-    except ValueError as exc:  # a question that is too long, an unknown mode
+        result["answer"] = ask(question, user=_user(context), **options_from_text(options))
+    except ValueError as exc:  # a question that is too long, an unknown mode, k=0
         result["error"] = str(exc)
     except Collection.DoesNotExist:
         # The same words for a collection the user may not see as for a missing one.
@@ -73,7 +74,12 @@ def rag_search(context: template.Context, query: str, **options: Any) -> list[An
     if not query:
         return SearchResults()
     try:
-        return SearchResults(search(query, user=_user(context), **options))
+        # Numbers often come from the query string as text: k="5" is 5, k="five" an error.
+        return SearchResults(search(query, user=_user(context), **options_from_text(options)))
+    except ValueError as exc:
+        # Raised while rendering, as {% widthratio %} does for a bad number: the debug
+        # page points at the tag.
+        raise template.TemplateSyntaxError(f"rag_search: {exc}") from exc
     except Exception as exc:
         failure = query_failure(exc)
         if failure is None:

@@ -270,7 +270,7 @@ def test_store_mode_and_search_options(db):
         store.similarity_search("x", top_k=3)
     with pytest.raises(TypeError, match="for mode 'semantic'"):
         store.similarity_search("x", mode="semantic", rrf_k=3)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="k must be at least 1"):
         store.similarity_search("x", k=0)
 
 

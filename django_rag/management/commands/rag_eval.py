@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from django_rag import validation
 from django_rag.evaluation.datasets import DatasetError
 from django_rag.evaluation.runner import MODES, evaluate
 from django_rag.exceptions import DjangoRAGError
@@ -53,11 +54,14 @@ class Command(BaseCommand):
         parser.add_argument("--judge-llm", help='LLM alias that judges (default: DJANGO_RAG["EVAL_JUDGE_LLM"] or --llm).')
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["k"] < 1:
-            raise CommandError("--k must be at least 1.")
-        if options["limit"] is not None and options["limit"] < 1:
-            raise CommandError("--limit must be at least 1.")
-        search = {"candidates": options["candidates"]} if options["candidates"] else {}
+        # call_command(k="5") skips argparse's type=int: check each number here too.
+        try:
+            validation.k_value(options["k"], name="--k")
+            if options["limit"] is not None:
+                validation.integer("--limit", options["limit"], maximum=validation.INT8_MAX)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        search = {"candidates": options["candidates"]} if options["candidates"] is not None else {}
         bars: dict[str, ProgressBar] = {}
 
         def progress(done: int, total: int, label: str) -> None:
