@@ -25,7 +25,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / ".cache"
-SCIFACT = REPO.parent / "shared" / "datasets" / "scifact"
+# Beside the repository; a git worktree (one level deeper) finds it further up.
+SCIFACT = next((p / "shared" / "datasets" / "scifact" for p in REPO.parents
+                if (p / "shared" / "datasets" / "scifact").is_dir()), REPO.parent / "shared" / "datasets" / "scifact")
 sys.path.insert(0, str(REPO))
 
 
