@@ -37,7 +37,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 #: as many connections as threads).
 CONNECTIONS = {
     "per-request": {"CONN_MAX_AGE": 0},
-    "persistent": {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True},
+    "persistent": {"CONN_MAX_AGE": 60},
     "pool": {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": THREADS, "max_size": THREADS}}},
 }
 

@@ -380,7 +380,7 @@ def connection_reuse_warnings(alias: str, settings_dict: dict[str, Any]) -> list
             'OPTIONS["pool"]). Each request then pays the connection set-up (authentication, a backend '
             "process, django-rag's SET, the BM25 function's first plan): on a 2-core machine the REST API "
             "served a quarter of the searches it serves with kept connections.",
-            hint='Set DATABASES[...]["CONN_MAX_AGE"] = 60 (with "CONN_HEALTH_CHECKS": True), or use Django\'s '
+            hint='Set DATABASES[...]["CONN_MAX_AGE"] = 60, or use Django\'s '
             'connection pool, OPTIONS = {"pool": True} (pip install psycopg[pool]); see docs/deployment.md.',
             obj=f"DATABASES[{alias!r}]",
             id="django_rag.W085",

@@ -59,7 +59,7 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
 
-# database_settings() keeps connections (CONN_MAX_AGE 60, health checks): a new PostgreSQL
+# database_settings() keeps connections (CONN_MAX_AGE 60): a new PostgreSQL
 # connection per request would cost most of a search (docs/deployment.md, check W085).
 DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "example")}
 
