@@ -1,8 +1,10 @@
 """The WSGI site that benchmarks/api_load.py serves with gunicorn: the REST router at
-/api/rag/ over the ``rag_api_load`` database, throttling off, the scripted test LLM."""
+/api/rag/ over the ``rag_api_load`` database, throttling off, the scripted test LLM; database
+connections as ``$BENCH_CONNECTIONS`` says (``CONNECTIONS``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +29,16 @@ SITE = {
         "django.middleware.common.CommonMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
     ],
-    "CONN_MAX_AGE": 60,
+}
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+#: How the served site keeps database connections, by the name api_load.py passes in
+#: $BENCH_CONNECTIONS: Django's default (a connection per request), persistent
+#: connections (one per server thread), or Django's psycopg pool (one pool per process,
+#: as many connections as threads).
+CONNECTIONS = {
+    "per-request": {"CONN_MAX_AGE": 0},
+    "persistent": {"CONN_MAX_AGE": 60},
+    "pool": {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": THREADS, "max_size": THREADS}}},
 }
 
 
@@ -35,7 +46,8 @@ def configure() -> None:
     from django.conf import settings
 
     if not settings.configured:
-        setup_django(DATABASE, rag=RAG, extra=SITE, installed=["django.contrib.sessions"])
+        mode = os.environ.get("BENCH_CONNECTIONS", "persistent")
+        setup_django(DATABASE, rag=RAG, extra=SITE, installed=["django.contrib.sessions"], connection=CONNECTIONS[mode])
 
 
 urlpatterns: list = []

@@ -25,12 +25,15 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / ".cache"
-SCIFACT = REPO.parent / "shared" / "datasets" / "scifact"
+# Beside the repository; a git worktree (one level deeper) finds it further up.
+SCIFACT = next((p / "shared" / "datasets" / "scifact" for p in REPO.parents
+                if (p / "shared" / "datasets" / "scifact").is_dir()), REPO.parent / "shared" / "datasets" / "scifact")
 sys.path.insert(0, str(REPO))
 
 
 def setup_django(database: str, *, rag: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                 installed: list[str] | None = None) -> None:
+                 installed: list[str] | None = None, connection: dict[str, Any] | None = None) -> None:
+    """``connection``: keys for ``DATABASES["default"]`` (``CONN_MAX_AGE``, ``OPTIONS``...)."""
     import django
     from django.conf import settings
 
@@ -42,7 +45,7 @@ def setup_django(database: str, *, rag: dict[str, Any] | None = None, extra: dic
     _create_database(server, database)
     settings.configure(
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", *(installed or []), "django_rag"],
-        DATABASES={"default": {**server, "NAME": database}},
+        DATABASES={"default": {**server, "NAME": database, **(connection or {})}},
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
         MEDIA_ROOT=str(CACHE / "media"),

@@ -578,3 +578,41 @@ def check_file_storage_is_private(app_configs=None, **kwargs: Any) -> list[Any]:
             id="django_rag.W056",
         )
     ]
+
+
+def connection_reuse_warnings(alias: str, settings_dict: dict[str, Any]) -> list[Warning]:
+    """W085: a PostgreSQL database that django-rag uses opens a connection per request."""
+    if "postgresql" not in str(settings_dict.get("ENGINE", "")):
+        return []
+    if settings_dict.get("CONN_MAX_AGE", 0) != 0 or (settings_dict.get("OPTIONS") or {}).get("pool"):
+        return []
+    return [
+        Warning(
+            f"Database {alias!r} opens a new PostgreSQL connection for every request (CONN_MAX_AGE = 0 and no "
+            'OPTIONS["pool"]). Each request then pays the connection set-up (authentication, a backend '
+            "process, django-rag's SET, the BM25 function's first plan): on a 2-core machine the REST API "
+            "served a quarter of the searches it serves with kept connections.",
+            hint='Set DATABASES[...]["CONN_MAX_AGE"] = 60, or use Django\'s '
+            'connection pool, OPTIONS = {"pool": True} (pip install psycopg[pool]); see docs/deployment.md.',
+            obj=f"DATABASES[{alias!r}]",
+            id="django_rag.W085",
+        )
+    ]
+
+
+@register("django_rag")
+def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
+    """W085 for the databases django-rag reads chunks from and writes its query log to.
+
+    Settings only (no query): it runs with every ``check``, ``runserver`` and ``migrate``.
+    """
+    from django.db import router
+
+    from .models import Chunk, QueryLog
+
+    aliases = dict.fromkeys([router.db_for_read(Chunk), router.db_for_write(QueryLog)])
+    messages: list[Warning] = []
+    for alias in aliases:
+        if alias in connections:
+            messages.extend(connection_reuse_warnings(alias, connections[alias].settings_dict))
+    return messages

@@ -25,6 +25,7 @@ Fusion: Reciprocal Rank Fusion, ``sum(weight / (rrf_k + rank))`` over the legs.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,16 +138,32 @@ def configure_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
     Without them, an HNSW scan returns at most ``hnsw.ef_search`` rows (40) *before* the
     WHERE clause, so a filter that keeps 1% of rows leaves a search with almost nothing.
     The setting only changes filtered HNSW scans; other queries are unaffected.
+
+    The signal fires for every connection Django *hands out*: with Django's pool
+    (``OPTIONS["pool"]``) that is every request, while the session keeps the setting
+    for as long as the server connection lives. So the ``SET`` runs once per server
+    connection (remembered per psycopg connection), and not at all when the connection
+    string already sets it (``OPTIONS["options"] = "-c hnsw.iterative_scan=..."``).
     """
     mode = get_setting("HNSW_ITERATIVE_SCAN")
     if not mode:
         return
     if mode not in _ITERATIVE_SCAN_MODES:
         raise ValueError(f'DJANGO_RAG["HNSW_ITERATIVE_SCAN"] must be one of {sorted(_ITERATIVE_SCAN_MODES)} or None.')
-    with connection.cursor() as cursor:
-        # A custom "hnsw.*" setting is accepted before pgvector is loaded, and ignored
-        # by pgvector versions older than 0.8.
-        cursor.execute(f"SET hnsw.iterative_scan = {mode}")
+    raw = connection.connection
+    if _configured_connections.get(raw) == mode:
+        return
+    startup_options = str((connection.settings_dict.get("OPTIONS") or {}).get("options", "")).replace(" ", "")
+    if f"hnsw.iterative_scan={mode}" not in startup_options:
+        with connection.cursor() as cursor:
+            # A custom "hnsw.*" setting is accepted before pgvector is loaded, and ignored
+            # by pgvector versions older than 0.8.
+            cursor.execute(f"SET hnsw.iterative_scan = {mode}")
+    _configured_connections[raw] = mode
+
+
+#: psycopg connection -> the HNSW_ITERATIVE_SCAN mode its session was given.
+_configured_connections: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 # --- the legs, as SQL fragments -------------------------------------------------------

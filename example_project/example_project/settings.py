@@ -62,6 +62,8 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "example_project.wsgi.application"
 
+# database_settings() keeps connections (CONN_MAX_AGE 60): a new PostgreSQL
+# connection per request would cost most of a search (docs/deployment.md, check W085).
 DATABASES = {"default": database_settings(REPO_DIR / ".pgdata" / "example")}
 
 STATIC_URL = "static/"
