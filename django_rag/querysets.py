@@ -194,7 +194,7 @@ class RetrievalMixin:
             if vector is None:
                 if not query.strip():
                     return None
-                vector = model.embed_query(query)
+                vector = model.validate([model.embed_query(query)], 1)[0]
             if len(vector) != model.dimensions:
                 raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
             semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, chunk_filter)

@@ -57,19 +57,35 @@ class BaseEmbedder:
         return []
 
     def validate(self, vectors: Sequence[Sequence[float]], expected: int) -> list[list[float]]:
-        """Make sure a provider answered with ``expected`` finite vectors of our dimension."""
+        """Make sure a provider answered with ``expected`` finite vectors of our dimension.
+
+        A site's own backend, or a provider library, may answer None, a string or a vector
+        of the wrong shape: each is an :class:`EmbeddingError` naming the alias here, never
+        a TypeError deep inside the pipeline or the SQL.
+        """
+        if isinstance(vectors, (str, bytes)) or not isinstance(vectors, Sequence):
+            raise EmbeddingError(
+                f"Embedder {self.alias!r} returned {type(vectors).__name__}, not a list of vectors."
+            )
         if len(vectors) != expected:
             raise EmbeddingError(
                 f"Embedder {self.alias!r} returned {len(vectors)} vectors for {expected} texts."
             )
         out = []
         for vector in vectors:
+            if isinstance(vector, (str, bytes)) or not hasattr(vector, "__len__"):
+                raise EmbeddingError(
+                    f"Embedder {self.alias!r} returned a {type(vector).__name__} where a vector belongs."
+                )
             if len(vector) != self.dimensions:
                 raise EmbeddingError(
                     f"Embedder {self.alias!r} returned a vector of {len(vector)} dimensions; "
                     f"its settings say {self.dimensions}. Fix OPTIONS['dimensions'] for this alias."
                 )
-            values = [float(x) for x in vector]
+            try:
+                values = [float(x) for x in vector]
+            except (TypeError, ValueError):
+                raise EmbeddingError(f"Embedder {self.alias!r} returned a vector with values that are not numbers.") from None
             if not all(math.isfinite(x) for x in values):
                 raise EmbeddingError(f"Embedder {self.alias!r} returned a vector with NaN or infinity.")
             out.append(values)

@@ -43,11 +43,12 @@ def cached_query_vector(embedder: Any, text: str) -> list[float]:
     """``embedder.embed_query(text)``, remembered across requests."""
     cache = get_cache()
     if cache is None:
-        return embedder.embed_query(text)
+        return embedder.validate([embedder.embed_query(text)], 1)[0]
     key = f"{PREFIX}:qvec:{digest(embedder.identity, text)}"
     vector = cache.get(key)
     if vector is None:
-        vector = embedder.embed_query(text)
+        # Checked before it is cached: a bad answer must not be remembered for a day.
+        vector = embedder.validate([embedder.embed_query(text)], 1)[0]
         cache.set(key, list(vector), get_setting("EMBEDDING_CACHE_TIMEOUT"))
     return vector
 
