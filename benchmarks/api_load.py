@@ -54,9 +54,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import CACHE, REPO, load_scifact, median, percentile, table  # noqa: E402
+from benchmarks.common import CACHE, REPO, load_scifact, median, percentile, table, write_results_section  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## REST API under load"
 HOST, PORT = "127.0.0.1", 8765
 
@@ -320,15 +319,7 @@ def main() -> None:
              f"({args.threads} per process)")
     print(f"\n{setup}\n\n{report}\n\n{machine}\n{command}")
     if not args.no_write:
-        text = RESULTS.read_text()
-        block = f"{SECTION}\n\n{setup}.\n\n```\n{report}\n\n{machine}\n{command}\n```\n"
-        if SECTION in text:
-            head, _old = text.split(SECTION, 1)
-            tail = _old.split("\n## ", 1)
-            text = head + block + ("\n## " + tail[1] if len(tail) > 1 else "")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-        RESULTS.write_text(text)
+        write_results_section(SECTION, f"{setup}.\n\n```\n{report}\n\n{machine}\n{command}\n```")
 
 
 if __name__ == "__main__":

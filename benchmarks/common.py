@@ -25,6 +25,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / "benchmarks" / ".cache"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
 # Beside the repository; a git worktree (one level deeper) finds it further up.
 SCIFACT = next((p / "shared" / "datasets" / "scifact" for p in REPO.parents
                 if (p / "shared" / "datasets" / "scifact").is_dir()), REPO.parent / "shared" / "datasets" / "scifact")
@@ -131,3 +132,17 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
+
+
+def write_results_section(section: str, body: str) -> None:
+    """Replace (or append) ``section`` ("## Title") of RESULTS.md, leaving every other section alone."""
+    import re
+
+    new = f"{section}\n\n{body.strip()}\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: new + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + new
+    RESULTS.write_text(text)

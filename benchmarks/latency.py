@@ -71,14 +71,15 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import CACHE, REPO, load_scifact, median, percentile, setup_django, table  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    CACHE, REPO, RESULTS, load_scifact, median, percentile, setup_django, table, write_results_section,
+)
 
 DATABASE = "rag_latency"
 SERVER_BINDING = "server_binding"  # the Django alias with server-side parameter binding
 PEER_TABLE = "peer_langchain_chunks"
 PEER_PYTHON = REPO / ".venvs" / "peer" / "bin" / "python"
 PEER_SCRIPT = REPO / "benchmarks" / "peer_langchain.py"
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Hybrid search latency"
 DIMENSIONS = 384
 EMBEDDER = {"BACKEND": "django_rag.embedders.hashing.Embedder", "OPTIONS": {"dimensions": DIMENSIONS}}
@@ -382,22 +383,6 @@ def ndcg(results: list[list[int]], beir_of: dict[int, str], qrels: list[dict[str
     from django_rag.evaluation import ndcg_at_k
 
     return sum(ndcg_at_k([beir_of[c] for c in ids], rel, 10) for ids, rel in zip(results, qrels)) / len(qrels)
-
-
-def section_text(body: str) -> str:
-    return f"{SECTION}\n\n{body.strip()}\n"
-
-
-def write_results_section(body: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section alone."""
-    new = section_text(body)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: new + "\n", text, count=1).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + new
-    RESULTS.write_text(text)
 
 
 # --- main -----------------------------------------------------------------------------
@@ -831,7 +816,7 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({"times": times, "parts": parts, "sweep": sweep_rows, "quality": quality,
                                                "peer": peer_info, "peer_keyword": peer_keyword}, indent=1))
     if not args.no_write:
-        write_results_section(report + "\n" + interpretation(p50, quality, sweep_rows, peer_keyword, n, peer_names))
+        write_results_section(SECTION, report + "\n" + interpretation(p50, quality, sweep_rows, peer_keyword, n, peer_names))
         print(f"Updated {RESULTS.relative_to(REPO)}", file=sys.stderr)
     for conn in conns.values():
         conn.close()

@@ -51,9 +51,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import percentile, table  # noqa: E402
+from benchmarks.common import percentile, table, write_results_section  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Soak: ingestion workers and API clients together"
 HOST = "127.0.0.1"
 SETUP = (
@@ -431,16 +430,8 @@ def main() -> None:
     text = report(figures, args)
     print(text)
     if not args.no_write:
-        results = RESULTS.read_text()
         note = f"{args.note}\n\n" if args.note else ""
-        block = f"{SECTION}\n\n{SETUP}\n\n{note}```\n{text}\n```\n"
-        if SECTION in results:
-            head, old = results.split(SECTION, 1)
-            tail = old.split("\n## ", 1)
-            results = head + block + ("\n## " + tail[1] if len(tail) > 1 else "")
-        else:
-            results = results.rstrip("\n") + "\n\n" + block
-        RESULTS.write_text(results)
+        write_results_section(SECTION, f"{SETUP}\n\n{note}```\n{text}\n```")
 
 
 if __name__ == "__main__":

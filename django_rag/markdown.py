@@ -17,8 +17,10 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+# The extractor's CommonMark heading rule: a heading renders as it was split into sections.
+from .ingestion.extractors import _ATX_HEADING as ATX_HEADING
+
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
-ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")
 LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$")
 BLOCKQUOTE = re.compile(r"^\s*(?:>\s?)+")

@@ -30,11 +30,23 @@ class Statements:
         return [s for s in self.sql if s.startswith("SET hnsw.iterative_scan")]
 
 
-def fresh_connection(**options):
-    other = connection.copy()
-    other.settings_dict["OPTIONS"] = {**other.settings_dict.get("OPTIONS", {}), **options}
-    other.settings_dict["CONN_MAX_AGE"] = 0
-    return other
+@pytest.fixture
+def fresh_connection():
+    """A second connection to the test database with extra ``OPTIONS``, closed after the test."""
+    made = []
+
+    def make(**options):
+        other = connection.copy()
+        other.settings_dict["OPTIONS"] = {**other.settings_dict.get("OPTIONS", {}), **options}
+        other.settings_dict["CONN_MAX_AGE"] = 0
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        other.close()
+        if other.settings_dict["OPTIONS"].get("pool"):
+            other.close_pool()
 
 
 def iterative_scan(wrapper) -> str:
@@ -43,66 +55,50 @@ def iterative_scan(wrapper) -> str:
         return cursor.fetchone()[0]
 
 
-def test_a_new_connection_turns_on_iterative_scans_with_one_set():
+def test_a_new_connection_turns_on_iterative_scans_with_one_set(fresh_connection):
     other, statements = fresh_connection(), Statements()
-    try:
-        with other.execute_wrapper(statements):
-            other.ensure_connection()
-        assert statements.sets() == ["SET hnsw.iterative_scan = relaxed_order"]
-        assert iterative_scan(other) == "relaxed_order"
-    finally:
-        other.close()
+    with other.execute_wrapper(statements):
+        other.ensure_connection()
+    assert statements.sets() == ["SET hnsw.iterative_scan = relaxed_order"]
+    assert iterative_scan(other) == "relaxed_order"
 
 
-def test_a_connection_handed_out_again_is_not_set_again():
+def test_a_connection_handed_out_again_is_not_set_again(fresh_connection):
     # What Django does with a pooled connection on every checkout: connection_created again.
     other, statements = fresh_connection(), Statements()
-    try:
-        with other.execute_wrapper(statements):
-            other.ensure_connection()
-            connection_created.send(sender=type(other), connection=other)
-            connection_created.send(sender=type(other), connection=other)
-        assert len(statements.sets()) == 1
-        assert iterative_scan(other) == "relaxed_order"
-    finally:
-        other.close()
+    with other.execute_wrapper(statements):
+        other.ensure_connection()
+        connection_created.send(sender=type(other), connection=other)
+        connection_created.send(sender=type(other), connection=other)
+    assert len(statements.sets()) == 1
+    assert iterative_scan(other) == "relaxed_order"
 
 
-def test_startup_options_make_the_set_unnecessary():
+def test_startup_options_make_the_set_unnecessary(fresh_connection):
     other, statements = fresh_connection(options="-c hnsw.iterative_scan=relaxed_order"), Statements()
-    try:
-        with other.execute_wrapper(statements):
-            other.ensure_connection()
-        assert statements.sets() == []
-        assert iterative_scan(other) == "relaxed_order"  # the server took it from the start-up packet
-    finally:
-        other.close()
+    with other.execute_wrapper(statements):
+        other.ensure_connection()
+    assert statements.sets() == []
+    assert iterative_scan(other) == "relaxed_order"  # the server took it from the start-up packet
 
 
-def test_other_startup_options_still_get_the_set():
+def test_other_startup_options_still_get_the_set(fresh_connection):
     other, statements = fresh_connection(options="-c hnsw.iterative_scan=strict_order"), Statements()
-    try:
-        with other.execute_wrapper(statements):
-            other.ensure_connection()
-        assert statements.sets() == ["SET hnsw.iterative_scan = relaxed_order"]
-        assert iterative_scan(other) == "relaxed_order"
-    finally:
-        other.close()
+    with other.execute_wrapper(statements):
+        other.ensure_connection()
+    assert statements.sets() == ["SET hnsw.iterative_scan = relaxed_order"]
+    assert iterative_scan(other) == "relaxed_order"
 
 
-def test_django_pool_sets_each_server_connection_once():
+def test_django_pool_sets_each_server_connection_once(fresh_connection):
     pytest.importorskip("psycopg_pool")
     other, statements = fresh_connection(pool={"min_size": 1, "max_size": 1}), Statements()
-    try:
-        with other.execute_wrapper(statements):
-            for _ in range(3):  # three "requests", one server connection
-                other.ensure_connection()
-                assert iterative_scan(other) == "relaxed_order"
-                other.close()
-        assert len(statements.sets()) == 1
-    finally:
-        other.close()
-        other.close_pool()
+    with other.execute_wrapper(statements):
+        for _ in range(3):  # three "requests", one server connection
+            other.ensure_connection()
+            assert iterative_scan(other) == "relaxed_order"
+            other.close()
+    assert len(statements.sets()) == 1
 
 
 # --- the settings ---------------------------------------------------------------------

@@ -7,7 +7,6 @@ the calls. Skips where no Chromium is installed.
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from django.core.files.base import ContentFile
@@ -17,7 +16,7 @@ from django.urls import include, path
 from django_rag.models import Document
 from tests.ingestion.pdfs import make_pdf
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.surfaces.test_browser import CHROMIUM, browser  # noqa: F401 (the shared Chromium fixture)
 CALLS: list[str] = []
 
 pytestmark = [
@@ -48,19 +47,6 @@ HOSTILE = {
     "drawing.svg": b'<svg xmlns="http://www.w3.org/2000/svg">' + script("svg") + b"</svg>",
     "readme.md": script("md"),
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_hostile_uploads_never_run_script_on_the_site(browser, live_server, settings, collection):
