@@ -377,11 +377,80 @@ class EvalResult(EvalScores):
 class ApiKeyQuerySet(models.QuerySet):
     def active(self):
         """Keys that authenticate now: not revoked, not expired, of an active user."""
-        from django.utils import timezone
+        from django.db.models.functions import Now
 
+        # Now() is the database's clock (STATEMENT_TIMESTAMP()), so the compiled statement
+        # of _ActiveKeyLookup has no time parameter and can be reused.
         return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=Now())
         )
+
+
+class _ActiveKeyLookup:
+    """The API's per-request key lookup, compiled by the ORM once per database.
+
+    Every API request looks its key up. Building and compiling that QuerySet cost about
+    three times the query itself (see "REST API under load" in benchmarks/RESULTS.md), so
+    the statement ``ApiKey.objects.active().select_related("user").filter(prefix=...)``
+    compiles to is kept, and each request runs it with its prefix and builds the two
+    instances from the row. Where the compiled shape is not the plain one (a user model
+    with multi-table inheritance, a parameter other than the prefix), it falls back to
+    the QuerySet on every request. tests/api/test_auth.py compares both paths.
+    """
+
+    _PREFIX_SENTINEL = "\x00django-rag-prefix\x00"
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[str, list[Any], int, int, int] | None] = {}
+
+    def queryset(self, alias: str, prefix: str) -> models.QuerySet:
+        return ApiKey.objects.using(alias).active().select_related("user").filter(prefix=prefix).order_by()
+
+    def _compile(self, alias: str) -> tuple[str, list[Any], int, int, int] | None:
+        compiler = self.queryset(alias, self._PREFIX_SENTINEL).query.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        user_model = ApiKey._meta.get_field("user").related_model
+        key_columns = len(ApiKey._meta.concrete_fields)
+        user_columns = len(user_model._meta.concrete_fields)
+        related = compiler.klass_info.get("related_klass_infos") or []
+        plain = (
+            params.count(self._PREFIX_SENTINEL) == 1
+            and list(compiler.klass_info["select_fields"]) == list(range(key_columns))
+            and len(related) == 1
+            and list(related[0]["select_fields"]) == list(range(key_columns, key_columns + user_columns))
+            and len(compiler.select) == key_columns + user_columns
+        )
+        if not plain:
+            return None
+        return sql, params, params.index(self._PREFIX_SENTINEL), key_columns, user_columns
+
+    def find(self, prefix: str) -> ApiKey | None:
+        from django.db import connections, router
+
+        alias = router.db_for_read(ApiKey)
+        if alias not in self._compiled:
+            self._compiled[alias] = self._compile(alias)
+        compiled = self._compiled[alias]
+        if compiled is None:
+            return self.queryset(alias, prefix).first()
+        sql, params, position, key_columns, user_columns = compiled
+        params = list(params)
+        params[position] = prefix
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user_model = ApiKey._meta.get_field("user").related_model
+        api_key = ApiKey.from_db(alias, [f.attname for f in ApiKey._meta.concrete_fields], row[:key_columns])
+        api_key.user = user_model.from_db(
+            alias, [f.attname for f in user_model._meta.concrete_fields], row[key_columns : key_columns + user_columns]
+        )
+        return api_key
+
+
+_active_key_lookup = _ActiveKeyLookup()
 
 
 class ApiKey(models.Model):
@@ -458,7 +527,7 @@ class ApiKey(models.Model):
         prefix = rest.split("_", 1)[0]
         if scheme != cls.SCHEME or len(prefix) != cls.PREFIX_LENGTH:
             return None
-        api_key = cls.objects.active().select_related("user").filter(prefix=prefix).first()
+        api_key = _active_key_lookup.find(prefix)
         if api_key is None or not hmac.compare_digest(api_key.hashed_key, cls.hash(key)):
             return None
         now = timezone.now()

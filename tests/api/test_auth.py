@@ -145,3 +145,38 @@ def test_a_body_over_djangos_limit_is_413_with_a_code(user, key_for, settings):
     )
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
+
+
+def test_the_compiled_key_lookup_matches_the_queryset(user, django_user_model, key_for):
+    """ApiKey.authenticate runs a statement compiled once; it must find what the QuerySet finds."""
+    from django_rag.models import _active_key_lookup
+
+    other = django_user_model.objects.create_user("other", is_staff=True)
+    keys = {
+        "active": key_for(user),
+        "other user": key_for(other),
+        "expires later": key_for(user, expires_at=timezone.now() + datetime.timedelta(hours=1)),
+        "expired": key_for(user, expires_at=timezone.now() - datetime.timedelta(seconds=1)),
+        "revoked": key_for(user),
+        "inactive user": key_for(django_user_model.objects.create_user("gone", is_active=False)),
+    }
+    ApiKey.objects.get(prefix=keys["revoked"].split("_")[1]).revoke()
+    assert _active_key_lookup._compile("default") is not None, "the plain shape should compile"
+    for name, key in [*keys.items(), ("unknown", "rag_00000000_x")]:
+        prefix = key.split("_")[1]
+        expected = _active_key_lookup.queryset("default", prefix).first()
+        found = _active_key_lookup.find(prefix)
+        assert found == expected, name
+        if expected is not None:
+            fields = [f.attname for f in ApiKey._meta.concrete_fields]
+            assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields], name
+            assert found.user == expected.user and found.user.is_staff == expected.user.is_staff, name
+    assert {name for name, key in keys.items() if ApiKey.authenticate(key)} == {"active", "other user", "expires later"}
+
+
+def test_a_known_key_costs_one_query_and_carries_its_user(user, key_for, django_assert_num_queries):
+    key = key_for(user)
+    ApiKey.authenticate(key)  # records last_used_at, which is then fresh for a minute
+    with django_assert_num_queries(1):
+        api_key = ApiKey.authenticate(key)
+        assert api_key.user.username == "reader"
