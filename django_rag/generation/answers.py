@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import psycopg
@@ -74,10 +75,15 @@ class Source:
         return self.document.source_object if self.document is not None and self.document.source_type_id else None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for name in ("chunk", "document", "text"):
-            data.pop(name)
-        return data
+        """The plain fields (what the API, the stream and the answer cache carry).
+
+        Not ``dataclasses.asdict``: it deep-copies the chunk and document instances only to
+        drop them, which cost /ask more than its retrieval statement.
+        """
+        return {name: getattr(self, name) for name in _SOURCE_FIELDS}
+
+
+_SOURCE_FIELDS = tuple(f.name for f in dataclass_fields(Source) if f.name not in ("chunk", "document", "text"))
 
 
 @dataclass
