@@ -36,9 +36,11 @@ CONFIGURATIONS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args()
+    parser.add_argument("--database", default="rag_latency",
+                        help="a database loaded by benchmarks/latency.py (or benchmarks/api_load.py, the same rows)")
+    args = parser.parse_args()
     setup_django(
-        "rag_latency",
+        args.database,
         rag={
             "EMBEDDERS": {"default": {"BACKEND": "django_rag.embedders.hashing.Embedder", "OPTIONS": {"dimensions": 384}}},
             "LLMS": {"default": {"BACKEND": "django_rag.llms.testing.LLM", "OPTIONS": {"responses": ["An answer [1]."]}}},
@@ -53,7 +55,7 @@ def main() -> None:
 
     chunks = Chunk.objects.count()
     if chunks < 50_000:
-        sys.exit(f"rag_latency holds {chunks} chunks; run benchmarks/latency.py first to load 100,000.")
+        sys.exit(f"{args.database} holds {chunks} chunks; run benchmarks/latency.py first to load 100,000.")
     _, queries, _ = load_scifact()
     questions = list(queries.values())[:200]
     for options in CONFIGURATIONS.values():
