@@ -554,7 +554,8 @@ def main() -> None:
         result = measure(args.one, args)
         (STATE / f"{args.one}.json").write_text(json.dumps(result, indent=1))
         return
-    command = " ".join([".venv/bin/python", "benchmarks/scale.py", *map(shlex.quote, sys.argv[1:])])
+    environment = [f"BENCH_SHARED_BUFFERS={os.environ['BENCH_SHARED_BUFFERS']}"] if os.environ.get("BENCH_SHARED_BUFFERS") else []
+    command = " ".join([*environment, ".venv/bin/python", "benchmarks/scale.py", *map(shlex.quote, sys.argv[1:])])
     sizes = [int(s) for s in args.sizes.split(",") if s]
     for size in sizes:
         if size % BATCH:
