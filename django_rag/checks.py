@@ -8,6 +8,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
+from .backends import BackendHandler
 from .conf import SETTING_RANGES, SETTING_TYPES, get_settings
 from .exceptions import RAGImproperlyConfigured
 from .redaction import redact
@@ -182,73 +183,58 @@ def check_settings(app_configs=None, **kwargs: Any) -> list[Error]:
     return _setting_errors(get_settings())
 
 
-@register("django_rag")
-def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
-    from .embedders import embedders
+def _check_aliases(
+    setting_name: str, handler: BackendHandler[Any], kind: str, check_id: str, *, when_empty: Error
+) -> list[CheckMessage]:
+    """Build every alias of ``DJANGO_RAG[setting_name]`` and collect its own checks.
 
-    settings = get_settings()
-    if not isinstance(settings.get("EMBEDDERS"), dict):
+    An alias that cannot be built is ``check_id``; the exception text is redacted, since
+    a backend's constructor may quote the key it was given. No alias at all is ``when_empty``.
+    """
+    aliases = get_settings().get(setting_name)
+    if not isinstance(aliases, dict):
         return []  # reported by E010
-    messages: list[Any] = []
-    if not settings["EMBEDDERS"]:
-        messages.append(
-            Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
-        )
-    for alias in settings["EMBEDDERS"]:
+    if not aliases:
+        return [when_empty]
+    messages: list[CheckMessage] = []
+    for alias in aliases:
+        where = f'DJANGO_RAG["{setting_name}"]["{alias}"]'
         try:
-            embedder = embedders.create(alias)
+            backend = handler.create(alias)
         except RAGImproperlyConfigured as exc:
-            messages.append(
-                Error(str(exc), obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]', id="django_rag.E001")
-            )
+            messages.append(Error(redact(str(exc)), obj=where, id=check_id))
             continue
         except Exception as exc:  # a backend's own constructor failing is a configuration problem too
             messages.append(
                 Error(
-                    f"Embedder {alias!r} could not be created: {type(exc).__name__}: {exc}",
-                    obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]',
-                    id="django_rag.E001",
+                    f"{kind} {alias!r} could not be created: {type(exc).__name__}: {redact(str(exc))}",
+                    obj=where,
+                    id=check_id,
                 )
             )
             continue
-        messages.extend(embedder.check())
+        messages.extend(backend.check())
     return messages
+
+
+@register("django_rag")
+def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
+    from .embedders import embedders
+
+    empty = Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
+    return _check_aliases("EMBEDDERS", embedders, "Embedder", "django_rag.E001", when_empty=empty)
 
 
 @register("django_rag")
 def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
     from .llms import llms
 
-    settings = get_settings()
-    if not isinstance(settings.get("LLMS"), dict):
-        return []  # reported by E010
-    messages: list[Any] = []
-    if not settings["LLMS"]:
-        messages.append(
-            Error(
-                'DJANGO_RAG["LLMS"] is empty.',
-                hint='Configure at least a "default" LLM, e.g. "django_rag.llms.extractive.LLM" (no model needed).',
-                id="django_rag.E013",
-            )
-        )
-    for alias in settings["LLMS"]:
-        where = f'DJANGO_RAG["LLMS"]["{alias}"]'
-        try:
-            llm = llms.create(alias)
-        except RAGImproperlyConfigured as exc:
-            messages.append(Error(str(exc), obj=where, id="django_rag.E012"))
-            continue
-        except Exception as exc:  # a backend's own constructor failing is a configuration problem too
-            messages.append(
-                Error(
-                    f"LLM {alias!r} could not be created: {type(exc).__name__}: {redact(str(exc))}",
-                    obj=where,
-                    id="django_rag.E012",
-                )
-            )
-            continue
-        messages.extend(llm.check())
-    return messages
+    empty = Error(
+        'DJANGO_RAG["LLMS"] is empty.',
+        hint='Configure at least a "default" LLM, e.g. "django_rag.llms.extractive.LLM" (no model needed).',
+        id="django_rag.E013",
+    )
+    return _check_aliases("LLMS", llms, "LLM", "django_rag.E012", when_empty=empty)
 
 
 @register("django_rag")
