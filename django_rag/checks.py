@@ -602,3 +602,50 @@ def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
         if alias in connections:
             messages.extend(connection_reuse_warnings(alias, connections[alias].settings_dict))
     return messages
+
+
+@register("django_rag")
+def check_extractors(app_configs=None, **kwargs: Any) -> list[CheckMessage]:
+    """E110-E114: DJANGO_RAG["EXTRACTORS"], a site's own formats (docs/ingestion.md)."""
+    from django.utils.module_loading import import_string
+
+    from .ingestion.extractors import Extractor, declaration_problem
+
+    paths = get_settings().get("EXTRACTORS")
+    hint = 'List dotted paths to subclasses of django_rag.ingestion.extractors.Extractor, e.g. ["myapp.extractors.Epub"].'
+    if paths is None or paths == []:
+        return []
+    if isinstance(paths, str) or not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
+        return [Error('DJANGO_RAG["EXTRACTORS"] must be a list of dotted paths (strings).', hint=hint,
+                      id="django_rag.E110")]
+    messages: list[CheckMessage] = []
+    claimed: dict[str, str] = {}  # extension: the site extractor that claims it
+    formats: dict[str, str] = {}
+    for path in paths:
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: cannot import {path!r}.',
+                                  hint=redact(str(exc))[:300], id="django_rag.E111"))
+            continue
+        extractor = found() if isinstance(found, type) and issubclass(found, Extractor) else found
+        if not isinstance(extractor, Extractor):
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: {path!r} is not a subclass of Extractor.', hint=hint,
+                                  id="django_rag.E112"))
+            continue
+        problem = declaration_problem(extractor)
+        if problem:
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: {path!r} {problem}', id="django_rag.E113"))
+            continue
+        if extractor.format in formats:
+            messages.append(Error(
+                f'DJANGO_RAG["EXTRACTORS"]: {path!r} and {formats[extractor.format]!r} both declare the format '
+                f'{extractor.format!r}; only the last would be used.', id="django_rag.E114"))
+        formats[extractor.format] = path
+        for extension in extractor.extensions:
+            if extension in claimed and claimed[extension] != path:
+                messages.append(Error(
+                    f'DJANGO_RAG["EXTRACTORS"]: {path!r} and {claimed[extension]!r} both claim {extension!r}.',
+                    hint="Give each extension to one extractor.", id="django_rag.E114"))
+            claimed[extension] = path
+    return messages

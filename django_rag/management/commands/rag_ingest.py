@@ -7,7 +7,7 @@ from django.core.files import File
 from django.core.management.base import CommandError
 from django.utils.text import slugify
 
-from django_rag.ingestion.extractors import FORMATS_BY_EXTENSION
+from django_rag.ingestion.extractors import extension_map
 from django_rag.management.base import DocumentCommand
 from django_rag.models import Collection, Document
 from django_rag.receivers import auto_ingest_paused
@@ -82,7 +82,7 @@ class Command(DocumentCommand):
                 path = Path(match)
                 candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
                 for candidate in candidates:
-                    if candidate.suffix.lower() in FORMATS_BY_EXTENSION or not path.is_dir():
+                    if candidate.suffix.lower() in extension_map() or not path.is_dir():
                         found[candidate.resolve()] = None
         return list(found)
 
