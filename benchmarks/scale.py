@@ -438,6 +438,87 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def index_builds(size: int, settings_list: list[str]) -> dict[str, Any]:
+    """HNSW builds on a measured size's chunks: ``vector`` and ``halfvec``, by maintenance_work_mem.
+
+    Each index is built under another name beside the package's, timed, measured and
+    dropped; the package's own index is left as it is.
+    """
+    from benchmarks.common import setup_django
+
+    setup_django(database_name(size), rag={"EMBEDDERS": {"default": EMBEDDER}, "AUTO_CREATE_VECTOR_INDEXES": False})
+    from django.db import connection
+
+    from django_rag.embedders import get_embedder
+
+    identity = get_embedder().identity.replace("'", "''")
+    rows = []
+    notices: list[str] = []
+    with connection.cursor() as cursor:
+        connection.connection.add_notice_handler(lambda d: notices.append(d.message_primary))
+        for kind in ("vector", "halfvec"):
+            for memory in settings_list:
+                name = f"scale_experiment_{kind}"
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+                cursor.execute(f"SET maintenance_work_mem = '{memory}'")
+                notices.clear()
+                began = time.perf_counter()
+                cursor.execute(
+                    f"CREATE INDEX {name} ON django_rag_chunk USING hnsw ((embedding::{kind}({DIMENSIONS})) "
+                    f"{kind}_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE embedder = '{identity}'"
+                )
+                seconds = time.perf_counter() - began
+                cursor.execute(f"SELECT pg_relation_size('{name}')")
+                rows.append({"type": kind, "maintenance_work_mem": memory, "seconds": seconds,
+                             "bytes": cursor.fetchone()[0], "notices": sorted({n for n in notices if "hnsw" in n.lower()})})
+                cursor.execute(f"DROP INDEX {name}")
+                print(f"  {kind} {memory}: {seconds:.0f}s {rows[-1]['bytes'] / size:.0f} B/chunk {notices}",
+                      file=sys.stderr, flush=True)
+        cursor.execute("RESET maintenance_work_mem")
+    return {"size": size, "date": datetime.date.today().isoformat(), "builds": rows}
+
+
+def bytes_by_dimension(dimensions: list[int], rows: int = 10_000) -> dict[str, Any]:
+    """Bytes per row of an HNSW index (vector and halfvec) and of the stored vector, by dimension.
+
+    Random unit vectors in a scratch table of database ``rag_scale_dimensions`` (the size
+    of an index does not depend on how the vectors cluster), built in memory.
+    """
+    from benchmarks.common import setup_django
+
+    setup_django("rag_scale_dimensions")
+    from django.db import connection
+
+    out = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        for dims in dimensions:
+            cursor.execute("DROP TABLE IF EXISTS scale_dimensions")
+            cursor.execute(f"CREATE TABLE scale_dimensions (id bigint, embedding vector({int(dims)}))")
+            cursor.execute(
+                "INSERT INTO scale_dimensions SELECT i, l2_normalize(array_agg(random() - 0.5)::float4[]::vector) "
+                f"FROM generate_series(1, {int(rows)}) i, generate_series(1, {int(dims)}) d GROUP BY i"
+            )
+            cursor.execute("VACUUM ANALYZE scale_dimensions")
+            cursor.execute("SELECT pg_table_size('scale_dimensions')")
+            entry: dict[str, Any] = {"dimensions": dims, "table_bytes": cursor.fetchone()[0] / rows}
+            for kind in ("vector", "halfvec"):
+                if dims > HNSW_LIMITS[kind]:
+                    entry[kind] = None
+                    continue
+                cursor.execute(f"CREATE INDEX scale_dimensions_{kind} ON scale_dimensions USING hnsw "
+                               f"((embedding::{kind}({int(dims)})) {kind}_cosine_ops)")
+                cursor.execute(f"SELECT pg_relation_size('scale_dimensions_{kind}')")
+                entry[kind] = cursor.fetchone()[0] / rows
+            out.append(entry)
+            print(f"  {entry}", file=sys.stderr, flush=True)
+        cursor.execute("DROP TABLE scale_dimensions")
+    return {"rows": rows, "date": datetime.date.today().isoformat(), "by_dimension": out}
+
+
+HNSW_LIMITS = {"vector": 2000, "halfvec": 4000}
+
+
 # --- the report -------------------------------------------------------------------------
 
 
@@ -497,6 +578,41 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         ),
         "",
     ]
+    for path in sorted(STATE.glob("index-*.json")):
+        builds = json.loads(path.read_text())
+        lines += [
+            f"HNSW builds on the {builds['size']:,} chunks (m 16, ef_construction 64, 384 dimensions; "
+            f"`benchmarks/scale.py --index-builds {builds['size']}`, {builds['date']}): the index as `vector` "
+            "and as `halfvec` (`VECTOR_INDEX_PRECISION = \"half\"`), by `maintenance_work_mem`:",
+            "",
+            table(
+                ["type", "maintenance_work_mem", "build s", "index size", "bytes per chunk", "graph fit in memory"],
+                [[b["type"], b["maintenance_work_mem"], f"{b['seconds']:.0f}", mb(b["bytes"]),
+                  f"{b['bytes'] / builds['size']:,.0f}", "no" if b["notices"] else "yes"] for b in builds["builds"]],
+            ),
+            "",
+        ]
+    dims_path = STATE / "dimensions.json"
+    if dims_path.exists():
+        dims = json.loads(dims_path.read_text())
+
+        def per_million(value: float | None) -> str:
+            return "-" if value is None else f"{value * 1e6 / 2**30:.2f} GiB"
+
+        lines += [
+            f"Bytes per chunk by dimension (`benchmarks/scale.py --dimensions`, {dims['rows']:,} random unit "
+            f"vectors, {dims['date']}), and what a million chunks need (GiB = 2^30 bytes); the stored column "
+            "keeps full precision whatever the index:",
+            "",
+            table(
+                ["dimensions", "stored vector", "HNSW vector", "HNSW halfvec", "per million: column",
+                 "HNSW vector", "HNSW halfvec"],
+                [[e["dimensions"], f"{e['table_bytes']:,.0f} B", "-" if e["vector"] is None else f"{e['vector']:,.0f} B",
+                  "-" if e["halfvec"] is None else f"{e['halfvec']:,.0f} B", per_million(e["table_bytes"]),
+                  per_million(e["vector"]), per_million(e["halfvec"])] for e in dims["by_dimension"]],
+            ),
+            "",
+        ]
     lines += goals(results)
     lines += [
         "",
@@ -542,6 +658,10 @@ def main() -> None:
     parser.add_argument("--commit", action="store_true", help="git commit benchmarks/RESULTS.md after each size")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--describe", action="store_true", help="print the generated vectors' similarities")
+    parser.add_argument("--index-builds", type=int, metavar="SIZE",
+                        help="on a measured size: time HNSW builds as vector and halfvec by maintenance_work_mem")
+    parser.add_argument("--build-memory", default="64MB,1GB", help="maintenance_work_mem values for --index-builds")
+    parser.add_argument("--dimensions", help="bytes per row of HNSW indexes at these dimensions, e.g. 384,768,1536,3072")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process measuring one size
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
@@ -549,6 +669,14 @@ def main() -> None:
         corpus, _, _ = load_scifact()
         for name, value in describe(VectorSpace(len(corpus))).items():
             print(f"{name}: cosine {value:.3f}")
+        return
+    if args.dimensions:
+        result = bytes_by_dimension([int(d) for d in args.dimensions.split(",")])
+        (STATE / "dimensions.json").write_text(json.dumps(result, indent=1))
+        return
+    if args.index_builds:
+        result = index_builds(args.index_builds, args.build_memory.split(","))
+        (STATE / f"index-{args.index_builds}.json").write_text(json.dumps(result, indent=1))
         return
     if args.one:
         result = measure(args.one, args)
