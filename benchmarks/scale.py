@@ -543,11 +543,13 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         "",
         "Loading (`bulk_create` + `copy_rows`, 5,000 chunks a transaction, BM25 triggers and the GIN index "
         "live, no HNSW index), then one HNSW build (`ensure_index`, m 16, ef_construction 64); sizes after "
-        "`VACUUM ANALYZE`:",
+        "`VACUUM ANALYZE`. The server PSS is the memory of all the server's processes after the searches, "
+        "shared buffers counted once; it holds every size's database (and any load running meanwhile), so read "
+        "the index sizes for what one size needs in memory:",
         "",
         table(
             ["chunks", "load s", "rows/s", "HNSW build s", "table (with TOAST)", "HNSW", "GIN", "BM25 postings",
-             "postings rows", "server PSS"],
+             "postings rows", "server PSS (all databases)"],
             [[f"{r['size']:,}", f"{r['load_seconds']:.0f}", f"{r['size'] / r['load_seconds']:,.0f}",
               f"{r['hnsw_seconds']:.0f}", mb(r["sizes"]["table"]), mb(r["sizes"]["hnsw"]), mb(r["sizes"]["gin"]),
               mb(r["sizes"]["postings"]), f"{r['postings']:,}", mb(r["server_pss"])] for r in results],
@@ -575,6 +577,24 @@ def report(results: list[dict[str, Any]], command: str) -> str:
             [[f"{r['size']:,}"] + [
                 f"{r['recall'][str(ef)]['unfiltered']:.3f} / {r['recall'][str(ef)]['filtered']:.3f} / "
                 f"{r['semantic_ms_by_ef'][str(ef)]:.1f}" for ef in EF_SEARCH] for r in results],
+        ),
+        "",
+    ]
+    def execution(r: dict[str, Any], name: str) -> str:
+        found = re.search(r"Execution Time: ([0-9.]+) ms", r["explain"].get(name, ""))
+        return f"{float(found.group(1)):.1f}" if found else "-"
+
+    lines += [
+        "Where the time goes: the server's own time for one query of each kind (`EXPLAIN ANALYZE` "
+        "execution time, after the timed runs) against the client's p50, and the load average while "
+        "the searches ran (2 cores: above 2, searches wait for a CPU):",
+        "",
+        table(
+            ["chunks", "hybrid: server ms", "client p50 ms", "semantic: server ms", "keyword: server ms",
+             "semantic filtered to 10%: server ms", "load average"],
+            [[f"{r['size']:,}", execution(r, "hybrid"), f"{r['p50']['hybrid']:.1f}", execution(r, "semantic"),
+              execution(r, "keyword"), execution(r, "semantic, filtered to 10%"),
+              f"{r['load_average'][0]:.1f}-{r['load_average'][1]:.1f}"] for r in results],
         ),
         "",
     ]
