@@ -263,6 +263,44 @@ def exact_top(space: VectorSpace, queries: Any, size: int, mask_every: int | Non
     return np.take_along_axis(best_ids, order, axis=1).tolist()
 
 
+def measure_recall(size: int, space: VectorSpace, qvec_np: Any, qvec: list[Any], measured_i: list[int],
+                   method: Callable[..., Callable[[int], tuple[float, list[int]]]], corpus_size: int,
+                   position: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Recall@10 of the HNSW search against the exact ranking, by ef_search.
+
+    A chunk's number in load order comes from its metadata (copy and SciFact id), not
+    from its id: a load cut short and resumed leaves a gap in the id sequence.
+    """
+    from django.db import connection
+
+    from django_rag.models import Chunk
+
+    number = {pk: meta["copy"] * corpus_size + position[meta["beir_id"]]
+              for pk, meta in Chunk.objects.values_list("pk", "metadata").iterator(chunk_size=20_000)}
+    exact = exact_top(space, qvec_np, size, None)
+    exact_filtered = exact_top(space, qvec_np, size, SMALL_COLLECTION_EVERY)
+    recall: dict[str, dict[str, float]] = {}
+    semantic_ms: dict[str, float] = {}
+    for ef in EF_SEARCH:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {int(ef)}")
+        got, got_f, ms = [], [], []
+        for i in measured_i:
+            t, ids = method("semantic")(i)
+            ms.append(t)
+            got.append([number[pk] for pk in ids])
+            got_f.append([number[pk] for pk in method("semantic", filtered=True)(i)[1]])
+        recall[str(ef)] = {
+            "unfiltered": sum(len(set(g) & set(e)) for g, e in zip(got, exact)) / (10 * len(got)),
+            "filtered": sum(len(set(g) & set(e)) for g, e in zip(got_f, exact_filtered)) / (10 * len(got_f)),
+            "filtered_short": sum(len(g) < 10 for g in got_f),
+        }
+        semantic_ms[str(ef)] = median(ms)
+    with connection.cursor() as cursor:
+        cursor.execute("RESET hnsw.ef_search")
+    return recall, semantic_ms
+
+
 def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.common import setup_django
 
@@ -370,6 +408,12 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
             return timed(lambda: list(manager.semantic(vector=qvec[i])[:10]), lambda c: c.pk)
         return run
 
+    if getattr(args, "recall_only", False):  # --recall SIZE: only the recall of a size measured before
+        result = json.loads((STATE / f"{size}.json").read_text())
+        result["recall"], result["semantic_ms_by_ef"] = measure_recall(
+            size, space, qvec_np[: len(measured)], qvec, measured_i, method, len(corpus), position)
+        result["recall_date"] = datetime.date.today().isoformat()
+        return result
     methods = {"hybrid": method("hybrid"), "semantic": method("semantic"), "keyword": method("keyword"),
                "hybrid, filtered to 10%": method("hybrid", filtered=True)}
     run_rounds(methods, warmup_i, 1)
@@ -377,30 +421,8 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     times, _ = run_rounds(methods, measured_i, args.rounds)
     load_after = os.getloadavg()[0]
 
-    # Recall@10 of the HNSW search against the exact ranking, by ef_search.
-    first_pk = Chunk.objects.order_by("pk").values_list("pk", flat=True).first()
-    # Chunks were loaded in order with ids 1..size after RESTART IDENTITY; check it.
-    if not Chunk.objects.filter(pk=first_pk + size - 1).exists():
-        raise RuntimeError("chunk ids are not consecutive; the exact search cannot map them")
-    exact = exact_top(space, qvec_np[: len(measured)], size, None)
-    exact_filtered = exact_top(space, qvec_np[: len(measured)], size, SMALL_COLLECTION_EVERY)
-    recall: dict[str, dict[str, float]] = {}
-    semantic_ms: dict[str, float] = {}
-    for ef in EF_SEARCH:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET hnsw.ef_search = {int(ef)}")
-        got, got_f, ms = [], [], []
-        for i in measured_i:
-            t, ids = method("semantic")(i)
-            ms.append(t)
-            got.append([pk - first_pk for pk in ids])
-            got_f.append([pk - first_pk for pk in method("semantic", filtered=True)(i)[1]])
-        recall[str(ef)] = {
-            "unfiltered": sum(len(set(g) & set(e)) for g, e in zip(got, exact)) / (10 * len(got)),
-            "filtered": sum(len(set(g) & set(e)) for g, e in zip(got_f, exact_filtered)) / (10 * len(got_f)),
-            "filtered_short": sum(len(g) < 10 for g in got_f),
-        }
-        semantic_ms[str(ef)] = median(ms)
+    recall, semantic_ms = measure_recall(size, space, qvec_np[: len(measured)], qvec, measured_i, method,
+                                         len(corpus), position)
     with connection.cursor() as cursor:
         cursor.execute("RESET hnsw.ef_search")
         memory = server_pss(cursor)
@@ -682,6 +704,7 @@ def main() -> None:
                         help="on a measured size: time HNSW builds as vector and halfvec by maintenance_work_mem")
     parser.add_argument("--build-memory", default="64MB,1GB", help="maintenance_work_mem values for --index-builds")
     parser.add_argument("--dimensions", help="bytes per row of HNSW indexes at these dimensions, e.g. 384,768,1536,3072")
+    parser.add_argument("--recall", type=int, metavar="SIZE", help="measure a measured size's recall again")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process measuring one size
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
@@ -697,6 +720,11 @@ def main() -> None:
     if args.index_builds:
         result = index_builds(args.index_builds, args.build_memory.split(","))
         (STATE / f"index-{args.index_builds}.json").write_text(json.dumps(result, indent=1))
+        return
+    if args.recall:
+        args.recall_only, args.resume = True, True
+        result = measure(args.recall, args)
+        (STATE / f"{args.recall}.json").write_text(json.dumps(result, indent=1))
         return
     if args.one:
         result = measure(args.one, args)
