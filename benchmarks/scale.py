@@ -263,6 +263,44 @@ def exact_top(space: VectorSpace, queries: Any, size: int, mask_every: int | Non
     return np.take_along_axis(best_ids, order, axis=1).tolist()
 
 
+def measure_recall(size: int, space: VectorSpace, qvec_np: Any, qvec: list[Any], measured_i: list[int],
+                   method: Callable[..., Callable[[int], tuple[float, list[int]]]], corpus_size: int,
+                   position: dict[str, int]) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Recall@10 of the HNSW search against the exact ranking, by ef_search.
+
+    A chunk's number in load order comes from its metadata (copy and SciFact id), not
+    from its id: a load cut short and resumed leaves a gap in the id sequence.
+    """
+    from django.db import connection
+
+    from django_rag.models import Chunk
+
+    number = {pk: meta["copy"] * corpus_size + position[meta["beir_id"]]
+              for pk, meta in Chunk.objects.values_list("pk", "metadata").iterator(chunk_size=20_000)}
+    exact = exact_top(space, qvec_np, size, None)
+    exact_filtered = exact_top(space, qvec_np, size, SMALL_COLLECTION_EVERY)
+    recall: dict[str, dict[str, float]] = {}
+    semantic_ms: dict[str, float] = {}
+    for ef in EF_SEARCH:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {int(ef)}")
+        got, got_f, ms = [], [], []
+        for i in measured_i:
+            t, ids = method("semantic")(i)
+            ms.append(t)
+            got.append([number[pk] for pk in ids])
+            got_f.append([number[pk] for pk in method("semantic", filtered=True)(i)[1]])
+        recall[str(ef)] = {
+            "unfiltered": sum(len(set(g) & set(e)) for g, e in zip(got, exact)) / (10 * len(got)),
+            "filtered": sum(len(set(g) & set(e)) for g, e in zip(got_f, exact_filtered)) / (10 * len(got_f)),
+            "filtered_short": sum(len(g) < 10 for g in got_f),
+        }
+        semantic_ms[str(ef)] = median(ms)
+    with connection.cursor() as cursor:
+        cursor.execute("RESET hnsw.ef_search")
+    return recall, semantic_ms
+
+
 def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.common import setup_django
 
@@ -370,6 +408,12 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
             return timed(lambda: list(manager.semantic(vector=qvec[i])[:10]), lambda c: c.pk)
         return run
 
+    if getattr(args, "recall_only", False):  # --recall SIZE: only the recall of a size measured before
+        result = json.loads((STATE / f"{size}.json").read_text())
+        result["recall"], result["semantic_ms_by_ef"] = measure_recall(
+            size, space, qvec_np[: len(measured)], qvec, measured_i, method, len(corpus), position)
+        result["recall_date"] = datetime.date.today().isoformat()
+        return result
     methods = {"hybrid": method("hybrid"), "semantic": method("semantic"), "keyword": method("keyword"),
                "hybrid, filtered to 10%": method("hybrid", filtered=True)}
     run_rounds(methods, warmup_i, 1)
@@ -377,30 +421,8 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     times, _ = run_rounds(methods, measured_i, args.rounds)
     load_after = os.getloadavg()[0]
 
-    # Recall@10 of the HNSW search against the exact ranking, by ef_search.
-    first_pk = Chunk.objects.order_by("pk").values_list("pk", flat=True).first()
-    # Chunks were loaded in order with ids 1..size after RESTART IDENTITY; check it.
-    if not Chunk.objects.filter(pk=first_pk + size - 1).exists():
-        raise RuntimeError("chunk ids are not consecutive; the exact search cannot map them")
-    exact = exact_top(space, qvec_np[: len(measured)], size, None)
-    exact_filtered = exact_top(space, qvec_np[: len(measured)], size, SMALL_COLLECTION_EVERY)
-    recall: dict[str, dict[str, float]] = {}
-    semantic_ms: dict[str, float] = {}
-    for ef in EF_SEARCH:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET hnsw.ef_search = {int(ef)}")
-        got, got_f, ms = [], [], []
-        for i in measured_i:
-            t, ids = method("semantic")(i)
-            ms.append(t)
-            got.append([pk - first_pk for pk in ids])
-            got_f.append([pk - first_pk for pk in method("semantic", filtered=True)(i)[1]])
-        recall[str(ef)] = {
-            "unfiltered": sum(len(set(g) & set(e)) for g, e in zip(got, exact)) / (10 * len(got)),
-            "filtered": sum(len(set(g) & set(e)) for g, e in zip(got_f, exact_filtered)) / (10 * len(got_f)),
-            "filtered_short": sum(len(g) < 10 for g in got_f),
-        }
-        semantic_ms[str(ef)] = median(ms)
+    recall, semantic_ms = measure_recall(size, space, qvec_np[: len(measured)], qvec, measured_i, method,
+                                         len(corpus), position)
     with connection.cursor() as cursor:
         cursor.execute("RESET hnsw.ef_search")
         memory = server_pss(cursor)
@@ -438,6 +460,87 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def index_builds(size: int, settings_list: list[str]) -> dict[str, Any]:
+    """HNSW builds on a measured size's chunks: ``vector`` and ``halfvec``, by maintenance_work_mem.
+
+    Each index is built under another name beside the package's, timed, measured and
+    dropped; the package's own index is left as it is.
+    """
+    from benchmarks.common import setup_django
+
+    setup_django(database_name(size), rag={"EMBEDDERS": {"default": EMBEDDER}, "AUTO_CREATE_VECTOR_INDEXES": False})
+    from django.db import connection
+
+    from django_rag.embedders import get_embedder
+
+    identity = get_embedder().identity.replace("'", "''")
+    rows = []
+    notices: list[str] = []
+    with connection.cursor() as cursor:
+        connection.connection.add_notice_handler(lambda d: notices.append(d.message_primary))
+        for kind in ("vector", "halfvec"):
+            for memory in settings_list:
+                name = f"scale_experiment_{kind}"
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+                cursor.execute(f"SET maintenance_work_mem = '{memory}'")
+                notices.clear()
+                began = time.perf_counter()
+                cursor.execute(
+                    f"CREATE INDEX {name} ON django_rag_chunk USING hnsw ((embedding::{kind}({DIMENSIONS})) "
+                    f"{kind}_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE embedder = '{identity}'"
+                )
+                seconds = time.perf_counter() - began
+                cursor.execute(f"SELECT pg_relation_size('{name}')")
+                rows.append({"type": kind, "maintenance_work_mem": memory, "seconds": seconds,
+                             "bytes": cursor.fetchone()[0], "notices": sorted({n for n in notices if "hnsw" in n.lower()})})
+                cursor.execute(f"DROP INDEX {name}")
+                print(f"  {kind} {memory}: {seconds:.0f}s {rows[-1]['bytes'] / size:.0f} B/chunk {notices}",
+                      file=sys.stderr, flush=True)
+        cursor.execute("RESET maintenance_work_mem")
+    return {"size": size, "date": datetime.date.today().isoformat(), "builds": rows}
+
+
+def bytes_by_dimension(dimensions: list[int], rows: int = 10_000) -> dict[str, Any]:
+    """Bytes per row of an HNSW index (vector and halfvec) and of the stored vector, by dimension.
+
+    Random unit vectors in a scratch table of database ``rag_scale_dimensions`` (the size
+    of an index does not depend on how the vectors cluster), built in memory.
+    """
+    from benchmarks.common import setup_django
+
+    setup_django("rag_scale_dimensions")
+    from django.db import connection
+
+    out = []
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        for dims in dimensions:
+            cursor.execute("DROP TABLE IF EXISTS scale_dimensions")
+            cursor.execute(f"CREATE TABLE scale_dimensions (id bigint, embedding vector({int(dims)}))")
+            cursor.execute(
+                "INSERT INTO scale_dimensions SELECT i, l2_normalize(array_agg(random() - 0.5)::float4[]::vector) "
+                f"FROM generate_series(1, {int(rows)}) i, generate_series(1, {int(dims)}) d GROUP BY i"
+            )
+            cursor.execute("VACUUM ANALYZE scale_dimensions")
+            cursor.execute("SELECT pg_table_size('scale_dimensions')")
+            entry: dict[str, Any] = {"dimensions": dims, "table_bytes": cursor.fetchone()[0] / rows}
+            for kind in ("vector", "halfvec"):
+                if dims > HNSW_LIMITS[kind]:
+                    entry[kind] = None
+                    continue
+                cursor.execute(f"CREATE INDEX scale_dimensions_{kind} ON scale_dimensions USING hnsw "
+                               f"((embedding::{kind}({int(dims)})) {kind}_cosine_ops)")
+                cursor.execute(f"SELECT pg_relation_size('scale_dimensions_{kind}')")
+                entry[kind] = cursor.fetchone()[0] / rows
+            out.append(entry)
+            print(f"  {entry}", file=sys.stderr, flush=True)
+        cursor.execute("DROP TABLE scale_dimensions")
+    return {"rows": rows, "date": datetime.date.today().isoformat(), "by_dimension": out}
+
+
+HNSW_LIMITS = {"vector": 2000, "halfvec": 4000}
+
+
 # --- the report -------------------------------------------------------------------------
 
 
@@ -462,27 +565,29 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         "",
         "Loading (`bulk_create` + `copy_rows`, 5,000 chunks a transaction, BM25 triggers and the GIN index "
         "live, no HNSW index), then one HNSW build (`ensure_index`, m 16, ef_construction 64); sizes after "
-        "`VACUUM ANALYZE`:",
+        "`VACUUM ANALYZE`. The server PSS is the memory of all the server's processes after the searches, "
+        "shared buffers counted once; it holds every size's database (and any load running meanwhile), so read "
+        "the index sizes for what one size needs in memory:",
         "",
         table(
             ["chunks", "load s", "rows/s", "HNSW build s", "table (with TOAST)", "HNSW", "GIN", "BM25 postings",
-             "postings rows", "server PSS"],
+             "postings rows", "server PSS (all databases)"],
             [[f"{r['size']:,}", f"{r['load_seconds']:.0f}", f"{r['size'] / r['load_seconds']:,.0f}",
               f"{r['hnsw_seconds']:.0f}", mb(r["sizes"]["table"]), mb(r["sizes"]["hnsw"]), mb(r["sizes"]["gin"]),
               mb(r["sizes"]["postings"]), f"{r['postings']:,}", mb(r["server_pss"])] for r in results],
         ),
         "",
-        f"Searches: `list(Chunk.objects.<mode>(...)[:10])`, {last['queries']} SciFact test claims x "
-        f"{last['rounds']} rounds, interleaved, after warm-up; the package defaults (100 candidates per leg, "
+        "Searches: `list(Chunk.objects.<mode>(...)[:10])`, SciFact test claims (each with a vector near an "
+        "abstract judged relevant to it), interleaved, after warm-up; the package defaults (100 candidates per leg, "
         f"`hnsw.ef_search` {last['default_ef_search']}, iterative scans `relaxed_order`), hybrid with both legs "
         "weighted 1. Filtered: `Chunk.objects.filter(document__collection=c)` with c holding 10% of the chunks. "
         "Recall@10: the semantic top 10 against an exact search over the same vectors, at the default "
         "`ef_search`.",
         "",
         table(
-            ["chunks", "hybrid p50 ms", "hybrid p95 ms", "semantic p50 ms", "keyword p50 ms",
+            ["chunks", "queries x rounds", "hybrid p50 ms", "hybrid p95 ms", "semantic p50 ms", "keyword p50 ms",
              "hybrid filtered p50 ms", "recall@10", "recall@10 filtered"],
-            [[f"{r['size']:,}", r["p50"]["hybrid"], r["p95"]["hybrid"], r["p50"]["semantic"], r["p50"]["keyword"],
+            [[f"{r['size']:,}", f"{r['queries']} x {r['rounds']}", r["p50"]["hybrid"], r["p95"]["hybrid"], r["p50"]["semantic"], r["p50"]["keyword"],
               r["p50"]["hybrid, filtered to 10%"], r["recall"][r["default_ef_search"]]["unfiltered"],
               r["recall"][r["default_ef_search"]]["filtered"]] for r in results],
         ),
@@ -497,6 +602,59 @@ def report(results: list[dict[str, Any]], command: str) -> str:
         ),
         "",
     ]
+    def execution(r: dict[str, Any], name: str) -> str:
+        found = re.search(r"Execution Time: ([0-9.]+) ms", r["explain"].get(name, ""))
+        return f"{float(found.group(1)):.1f}" if found else "-"
+
+    lines += [
+        "Where the time goes: the server's own time for one query of each kind (`EXPLAIN ANALYZE` "
+        "execution time, after the timed runs) against the client's p50, and the load average while "
+        "the searches ran (2 cores: above 2, searches wait for a CPU):",
+        "",
+        table(
+            ["chunks", "hybrid: server ms", "client p50 ms", "semantic: server ms", "keyword: server ms",
+             "semantic filtered to 10%: server ms", "load average"],
+            [[f"{r['size']:,}", execution(r, "hybrid"), f"{r['p50']['hybrid']:.1f}", execution(r, "semantic"),
+              execution(r, "keyword"), execution(r, "semantic, filtered to 10%"),
+              f"{r['load_average'][0]:.1f}-{r['load_average'][1]:.1f}"] for r in results],
+        ),
+        "",
+    ]
+    for path in sorted(STATE.glob("index-*.json")):
+        builds = json.loads(path.read_text())
+        lines += [
+            f"HNSW builds on the {builds['size']:,} chunks (m 16, ef_construction 64, 384 dimensions; "
+            f"`benchmarks/scale.py --index-builds {builds['size']}`, {builds['date']}): the index as `vector` "
+            "and as `halfvec` (`VECTOR_INDEX_PRECISION = \"half\"`), by `maintenance_work_mem`:",
+            "",
+            table(
+                ["type", "maintenance_work_mem", "build s", "index size", "bytes per chunk", "graph fit in memory"],
+                [[b["type"], b["maintenance_work_mem"], f"{b['seconds']:.0f}", mb(b["bytes"]),
+                  f"{b['bytes'] / builds['size']:,.0f}", "no" if b["notices"] else "yes"] for b in builds["builds"]],
+            ),
+            "",
+        ]
+    dims_path = STATE / "dimensions.json"
+    if dims_path.exists():
+        dims = json.loads(dims_path.read_text())
+
+        def per_million(value: float | None) -> str:
+            return "-" if value is None else f"{value * 1e6 / 2**30:.2f} GiB"
+
+        lines += [
+            f"Bytes per chunk by dimension (`benchmarks/scale.py --dimensions`, {dims['rows']:,} random unit "
+            f"vectors, {dims['date']}), and what a million chunks need (GiB = 2^30 bytes); the stored column "
+            "keeps full precision whatever the index:",
+            "",
+            table(
+                ["dimensions", "stored vector", "HNSW vector", "HNSW halfvec", "per million: column",
+                 "HNSW vector", "HNSW halfvec"],
+                [[e["dimensions"], f"{e['table_bytes']:,.0f} B", "-" if e["vector"] is None else f"{e['vector']:,.0f} B",
+                  "-" if e["halfvec"] is None else f"{e['halfvec']:,.0f} B", per_million(e["table_bytes"]),
+                  per_million(e["vector"]), per_million(e["halfvec"])] for e in dims["by_dimension"]],
+            ),
+            "",
+        ]
     lines += goals(results)
     lines += [
         "",
@@ -542,6 +700,11 @@ def main() -> None:
     parser.add_argument("--commit", action="store_true", help="git commit benchmarks/RESULTS.md after each size")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--describe", action="store_true", help="print the generated vectors' similarities")
+    parser.add_argument("--index-builds", type=int, metavar="SIZE",
+                        help="on a measured size: time HNSW builds as vector and halfvec by maintenance_work_mem")
+    parser.add_argument("--build-memory", default="64MB,1GB", help="maintenance_work_mem values for --index-builds")
+    parser.add_argument("--dimensions", help="bytes per row of HNSW indexes at these dimensions, e.g. 384,768,1536,3072")
+    parser.add_argument("--recall", type=int, metavar="SIZE", help="measure a measured size's recall again")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process measuring one size
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
@@ -549,6 +712,19 @@ def main() -> None:
         corpus, _, _ = load_scifact()
         for name, value in describe(VectorSpace(len(corpus))).items():
             print(f"{name}: cosine {value:.3f}")
+        return
+    if args.dimensions:
+        result = bytes_by_dimension([int(d) for d in args.dimensions.split(",")])
+        (STATE / "dimensions.json").write_text(json.dumps(result, indent=1))
+        return
+    if args.index_builds:
+        result = index_builds(args.index_builds, args.build_memory.split(","))
+        (STATE / f"index-{args.index_builds}.json").write_text(json.dumps(result, indent=1))
+        return
+    if args.recall:
+        args.recall_only, args.resume = True, True
+        result = measure(args.recall, args)
+        (STATE / f"{args.recall}.json").write_text(json.dumps(result, indent=1))
         return
     if args.one:
         result = measure(args.one, args)
