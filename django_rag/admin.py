@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from .exceptions import DjangoRAGError, query_failure
 from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
 from .generation import ask
-from .shortcuts import queue_documents
+from .tasks import queue_documents
 
 logger = logging.getLogger("django_rag.admin")
 

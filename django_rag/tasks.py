@@ -109,7 +109,6 @@ def requeue_stale() -> int:
     document ``processing`` and a broker may drop its task. Returns how many were queued.
     """
     from .models import Document
-    from .shortcuts import queue_documents
 
     stale = list(Document.objects.stuck().values_list("pk", "lease_owner"))
     if not stale:
@@ -157,3 +156,31 @@ def _while_busy(document_id: int, attempt: Callable[[], str]) -> str:
             return status
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
+
+
+def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int]:
+    """Enqueue ``task`` (a dotted path taking a document id) for each document, after the commit.
+
+    Returns ``(queued, skipped)``. A document ``processing`` right now is skipped unless
+    it is stuck (``Document.objects.stuck()``, see ``PROCESSING_TIMEOUT``): its worker's
+    lock would only make the new task wait. Queued documents are marked ``pending``
+    so the admin shows that work is waiting for them.
+    """
+    from functools import partial
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import Document
+
+    documents = documents.order_by()
+    busy = documents.filter(status=Document.Status.PROCESSING).exclude(pk__in=documents.stuck().values("pk"))
+    skipped = busy.count()
+    ids = list(documents.exclude(pk__in=busy.values("pk")).values_list("pk", flat=True))
+    with transaction.atomic():
+        Document.objects.filter(pk__in=ids).exclude(status=Document.Status.PENDING).update(
+            status=Document.Status.PENDING, updated_at=timezone.now()
+        )
+        for document_id in ids:
+            transaction.on_commit(partial(enqueue, task, document_id, **options), robust=True)
+    return len(ids), skipped

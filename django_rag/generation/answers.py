@@ -19,6 +19,7 @@ from .. import validation
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, QueryLog
+from ..querysets import searchable_chunks
 from ..redaction import redact
 from ..retrieval import SEARCH_DEFERRED_FIELDS, check_mode, resolve_embedder
 from . import cache as answer_cache
@@ -195,8 +196,6 @@ class _Asking:
         cache key, the retrieval and a cache hit's re-check all start from it.
         """
         if self._searchable is None:
-            from ..shortcuts import searchable_chunks
-
             self._searchable = searchable_chunks(self.user, collection=self.collection, queryset=self.queryset)
         return self._searchable
 

@@ -11,7 +11,7 @@ from django_rag.conf import DEFAULT_EMBEDDER_ALIAS
 from django_rag.ingestion import IngestResult, ingest_many
 from django_rag.management.progress import ProgressBar
 from django_rag.models import Document
-from django_rag.shortcuts import queue_documents
+from django_rag.tasks import queue_documents
 from django_rag.tasks import queue_name
 
 
