@@ -175,8 +175,8 @@ def semantic_leg(
     """``(id, rank, distance)`` of the ``limit`` nearest chunks.
 
     The filter is a plain ``IN (subquery)``: the planner weighs it against the HNSW scan
-    and picks an exact scan of the admitted rows when they are few (measured: 2-5 ms
-    for broad and narrow filters at 15,000 chunks).
+    and picks an exact scan of the admitted rows when they are few (the figures for
+    broad and narrow filters: benchmarks/RESULTS.md).
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
