@@ -84,6 +84,25 @@ def run(task: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
 # The tasks django-rag itself enqueues.
 
 
+#: The task that ingests one document: queue it with :func:`queue_ingestion`.
+INGEST_TASK = "django_rag.tasks.ingest_document"
+
+
+def queue_ingestion(document_id: int, *, force: bool = False, using: str | None = None, robust: bool = False) -> None:
+    """Ingest the document once the current transaction (on ``using``) commits.
+
+    On commit: a worker must never read a row that is rolled back. ``robust`` logs an
+    enqueue failure instead of raising it into the code that committed (what a model
+    signal receiver wants).
+    """
+    from functools import partial
+
+    from django.db import transaction
+
+    options = {"force": True} if force else {}
+    transaction.on_commit(partial(enqueue, INGEST_TASK, document_id, **options), using=using, robust=robust)
+
+
 def ingest_document(document_id: int, force: bool = False, embedder: str | None = None) -> str:
     """Ingest one document; when another worker has it, wait for that one and go again.
 
@@ -118,7 +137,7 @@ def requeue_stale() -> int:
             "Document %s was left processing by %s, whose lease expired: queued again.", document_id, owner or "a worker"
         )
     queued, _skipped = queue_documents(
-        Document.objects.filter(pk__in=[pk for pk, _owner in stale]), "django_rag.tasks.ingest_document"
+        Document.objects.filter(pk__in=[pk for pk, _owner in stale]), INGEST_TASK
     )
     return queued
 
