@@ -18,6 +18,7 @@ and combine with it. Registered models' own rules always apply on top.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q
@@ -128,8 +129,21 @@ def document_filter(user: Any) -> Q:
         raise RAGImproperlyConfigured(
             f'DJANGO_RAG["ACCESS_POLICY"] returned {type(condition).__name__}; it must return a Q object over Document.'
         )
-    from .registry import registered_rules
-
-    for rule in registered_rules(user):
-        condition &= rule
+    for rule in list(_model_rules.values()):
+        condition &= rule(user)
     return condition
+
+
+# The visibility rules of the models registered with ``django_rag.register(...,
+# visible_to=...)``, by model label: ``user -> Q`` over Document. The registry (a
+# surface, above this module) adds and removes them; every read path applies them here.
+_model_rules: dict[str, Callable[[Any], Q]] = {}
+
+
+def add_model_rule(label: str, rule: Callable[[Any], Q]) -> None:
+    """Make documents of the model ``label`` pass ``rule(user)`` on every read path."""
+    _model_rules[label] = rule
+
+
+def remove_model_rule(label: str) -> None:
+    _model_rules.pop(label, None)

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from .exceptions import DjangoRAGError, query_failure
 from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
 from .generation import ask
-from .shortcuts import queue_documents
+from .tasks import INGEST_TASK, queue_documents
 
 logger = logging.getLogger("django_rag.admin")
 
@@ -224,11 +224,11 @@ class DocumentAdmin(VisibleRowsAdmin):
 
     @admin.action(description=_("Ingest selected documents"), permissions=["change"])
     def ingest_documents(self, request, queryset):
-        self._queue(request, queryset, "django_rag.tasks.ingest_document")
+        self._queue(request, queryset, INGEST_TASK)
 
     @admin.action(description=_("Re-ingest selected documents (force)"), permissions=["change"])
     def reingest_documents(self, request, queryset):
-        self._queue(request, queryset, "django_rag.tasks.ingest_document", force=True)
+        self._queue(request, queryset, INGEST_TASK, force=True)
 
     @admin.action(description=_("Remove chunks of selected documents"), permissions=["change"])
     def remove_chunks(self, request, queryset):

@@ -9,10 +9,13 @@ so a site can add them to its own chunk manager or proxy models::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
+
+if TYPE_CHECKING:
+    from .models import Collection
 
 
 class VisibilityMixin:
@@ -274,3 +277,34 @@ class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):
         # paths: a custom ACCESS_POLICY may use expressions (Exists, OuterRef) that
         # cannot be re-rooted.
         return models.Q(document_id__in=Document.objects.filter(condition).values("pk"))
+
+
+def searchable_chunks(
+    user: Any, *, collection: Collection | str | int | None = None, queryset: ChunkQuerySet | None = None
+) -> ChunkQuerySet:
+    """The chunks a search for ``user`` may consider: visible ones, in ``collection``, within ``queryset``."""
+    from . import validation
+    from .models import Chunk, Collection
+    from .routing import read_database
+
+    if queryset is None:
+        chunks = Chunk.objects.using(read_database())
+    elif queryset._db is None:  # a QuerySet given with .using() keeps its database
+        chunks = queryset.using(read_database())
+    else:
+        chunks = queryset
+    # Through the condition rather than queryset.visible_to(), so a QuerySet from a
+    # site's own chunk manager is filtered too.
+    condition = Chunk.objects.visibility_condition(user)
+    if condition:
+        chunks = chunks.filter(condition)
+    if collection is not None:
+        if not isinstance(collection, Collection):
+            validation.collection_reference(collection)
+        if isinstance(collection, Collection):
+            chunks = chunks.filter(document__collection=collection)
+        elif isinstance(collection, int):
+            chunks = chunks.filter(document__collection_id=collection)
+        else:
+            chunks = chunks.filter(document__collection__slug=collection)
+    return chunks

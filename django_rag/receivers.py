@@ -14,13 +14,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from .conf import get_setting
-from .tasks import enqueue
+from .tasks import queue_ingestion
 
 logger = logging.getLogger("django_rag.receivers")
 
@@ -75,7 +74,7 @@ def ingest_on_save(sender: Any, instance: Any, created: bool, raw: bool = False,
     instance._django_rag_source = current
     if not (instance.file or instance.text):
         return  # nothing to ingest yet (a document created before its content)
-    transaction.on_commit(partial(enqueue, "django_rag.tasks.ingest_document", instance.pk), using=using, robust=True)
+    queue_ingestion(instance.pk, using=using, robust=True)
 
 
 def delete_file(sender: Any, instance: Any, using: str = "default", **kwargs: Any) -> None:

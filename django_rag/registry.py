@@ -8,7 +8,7 @@ ingestion skips the embedder when the text has not changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.db.models.functions import Cast
 from django.db.models.signals import post_delete, post_save
 
+from .access import add_model_rule, remove_model_rule
 from .exceptions import NotRegistered
 from .tasks import enqueue
 
@@ -140,6 +141,8 @@ def register(
         signal.connect(receiver, sender=model, dispatch_uid=uid, weak=False)
         registration.receivers.append((signal, uid))
     _registry[registration.label] = registration
+    if visible_to is not None:
+        add_model_rule(registration.label, registration.rule)
     return registration
 
 
@@ -154,6 +157,7 @@ def _has_attribute(model: type[models.Model], name: str) -> bool:
 def unregister(model: type[models.Model], *, missing_ok: bool = False) -> None:
     """Stop indexing ``model`` (its documents stay until :func:`reindex_model` or deletion)."""
     registration = _registry.pop(model._meta.label_lower, None)
+    remove_model_rule(model._meta.label_lower)
     if registration is None:
         if missing_ok:
             return
@@ -175,13 +179,6 @@ def get_registration(model_or_label: type[models.Model] | str) -> Registration:
 
 def registrations() -> list[Registration]:
     return list(_registry.values())
-
-
-def registered_rules(user: Any) -> Iterable[Q]:
-    """Each registered model's own visibility rule, as ``Q`` over Document."""
-    for registration in _registry.values():
-        if registration.visible_to is not None:
-            yield registration.rule(user)
 
 
 # --- keeping documents in step with their instances ----------------------------------

@@ -175,8 +175,8 @@ def semantic_leg(
     """``(id, rank, distance)`` of the ``limit`` nearest chunks.
 
     The filter is a plain ``IN (subquery)``: the planner weighs it against the HNSW scan
-    and picks an exact scan of the admitted rows when they are few (measured: 2-5 ms
-    for broad and narrow filters at 15,000 chunks).
+    and picks an exact scan of the admitted rows when they are few (the figures for
+    broad and narrow filters: benchmarks/RESULTS.md).
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     where = "c.embedder = %s"
@@ -532,17 +532,18 @@ def fetch_top(
     ``embedding`` and ``search_vector``, the document's ``text``), the ranking columns
     as attributes, the document (and collection) cached on the relation.
     """
-    from .models import Collection, Document
-
     model, db = queryset.model, queryset.db
+    # The models through the QuerySet's relations: this layer sits below django_rag.models.
+    document_relation = model._meta.get_field("document")
+    Document = document_relation.related_model
+    collection_relation = Document._meta.get_field("collection")
+    Collection = collection_relation.related_model
     connection = connections[db]
     qn = connection.ops.quote_name
     ranking = qn(RANKING_ALIAS)
     chunk_fields = [f for f in model._meta.concrete_fields if f.name not in SEARCH_DEFERRED_FIELDS]
     document_fields = [f for f in Document._meta.concrete_fields if f.name != "text"]
     collection_fields = list(Collection._meta.concrete_fields) if collections else []
-    document_relation = model._meta.get_field("document")
-    collection_relation = Document._meta.get_field("collection")
     select = [f"c.{qn(f.column)}" for f in chunk_fields] + [f"{ranking}.{qn(name)}" for name in RANKING_COLUMNS]
     select += [f"d.{qn(f.column)}" for f in document_fields] + [f"o.{qn(f.column)}" for f in collection_fields]
     statement = (

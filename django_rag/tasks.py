@@ -84,6 +84,25 @@ def run(task: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
 # The tasks django-rag itself enqueues.
 
 
+#: The task that ingests one document: queue it with :func:`queue_ingestion`.
+INGEST_TASK = "django_rag.tasks.ingest_document"
+
+
+def queue_ingestion(document_id: int, *, force: bool = False, using: str | None = None, robust: bool = False) -> None:
+    """Ingest the document once the current transaction (on ``using``) commits.
+
+    On commit: a worker must never read a row that is rolled back. ``robust`` logs an
+    enqueue failure instead of raising it into the code that committed (what a model
+    signal receiver wants).
+    """
+    from functools import partial
+
+    from django.db import transaction
+
+    options = {"force": True} if force else {}
+    transaction.on_commit(partial(enqueue, INGEST_TASK, document_id, **options), using=using, robust=robust)
+
+
 def ingest_document(document_id: int, force: bool = False, embedder: str | None = None) -> str:
     """Ingest one document; when another worker has it, wait for that one and go again.
 
@@ -114,7 +133,6 @@ def requeue_stale(pending_for: float | None = None) -> int:
     on the queue; a document queued twice is still ingested once.
     """
     from .models import Document
-    from .shortcuts import queue_documents
 
     stale = list(Document.objects.stuck().values_list("pk", "lease_owner"))
     waiting = [] if pending_for is None else list(Document.objects.waiting(pending_for).values_list("pk", flat=True))
@@ -130,7 +148,7 @@ def requeue_stale(pending_for: float | None = None) -> int:
             len(waiting), pending_for, ", ".join(map(str, waiting[:20])) + (" ..." if len(waiting) > 20 else ""),
         )
     queued, _skipped = queue_documents(
-        Document.objects.filter(pk__in=[pk for pk, _owner in stale] + waiting), "django_rag.tasks.ingest_document"
+        Document.objects.filter(pk__in=[pk for pk, _owner in stale] + waiting), INGEST_TASK
     )
     return queued
 
@@ -168,3 +186,32 @@ def _while_busy(document_id: int, attempt: Callable[[], str]) -> str:
             return status
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
+
+
+def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int]:
+    """Enqueue ``task`` (a dotted path taking a document id) for each document, after the commit.
+
+    Returns ``(queued, skipped)``. A document ``processing`` right now is skipped unless
+    it is stuck (``Document.objects.stuck()``, see ``PROCESSING_TIMEOUT``): its worker's
+    lock would only make the new task wait. Queued documents are marked ``pending``
+    (``updated_at`` now) so the admin shows that work is waiting for them.
+    """
+    from functools import partial
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import Document
+
+    documents = documents.order_by()
+    busy = documents.filter(status=Document.Status.PROCESSING).exclude(pk__in=documents.stuck().values("pk"))
+    skipped = busy.count()
+    ids = list(documents.exclude(pk__in=busy.values("pk")).values_list("pk", flat=True))
+    with transaction.atomic():
+        # updated_at is when the document was last queued, also for one pending already:
+        # Document.objects.waiting() counts from it, so a periodic sweep does not queue
+        # a document again while its new task waits on the queue.
+        Document.objects.filter(pk__in=ids).update(status=Document.Status.PENDING, updated_at=timezone.now())
+        for document_id in ids:
+            transaction.on_commit(partial(enqueue, task, document_id, **options), robust=True)
+    return len(ids), skipped

@@ -226,7 +226,7 @@ def test_admin_lists_only_visible_rows_and_own_questions(hr, people, client):
 
 @pytest.mark.django_db
 def test_langchain_store_given_a_user_sees_what_the_user_sees(hr, people):
-    from django_rag.langchain import DjangoRAGVectorStore
+    from django_rag.integrations.langchain import DjangoRAGVectorStore
 
     everything = DjangoRAGVectorStore(mode="keyword")
     assert {d.metadata["title"] for d in everything.similarity_search("salary holidays", k=5)} == {"salaries", "holidays"}

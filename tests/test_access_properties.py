@@ -109,7 +109,7 @@ def via_aask(user, query):
 
 
 def via_langchain_store(user, query):
-    from django_rag.langchain import DjangoRAGVectorStore
+    from django_rag.integrations.langchain import DjangoRAGVectorStore
 
     found = DjangoRAGVectorStore(user=user).similarity_search(query, k=10)
     return Seen(

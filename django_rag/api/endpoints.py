@@ -49,7 +49,6 @@ router.add_decorator(mapped_errors, mode="operation")
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
 MAX_OFFSET = 2**31 - 1
-INGEST_TASK = "django_rag.tasks.ingest_document"
 # Declared types an upload may have when its name's extension is not one we know.
 # stream() reports a provider failure (embedder or LLM) as an event carrying the error's code.
 STATUS_BY_LLM_CODE = STATUS_BY_FAILURE_CODE
@@ -63,8 +62,7 @@ WRITE_ERRORS = {**READ_ERRORS, 403: ErrorOut}
 
 def enqueue_ingestion(document_id: int, *, force: bool = False) -> None:
     """Ingest a document once the current transaction commits (the one place the API queues work)."""
-    options = {"force": True} if force else {}
-    transaction.on_commit(lambda: tasks.enqueue(INGEST_TASK, document_id, **options))
+    tasks.queue_ingestion(document_id, force=force)
 
 
 def _collection(user: Any, slug: str | None) -> Collection | None:

@@ -9,8 +9,8 @@ Each word contributes one feature for itself and one for each character n-gram o
 ``<word>``; each feature is hashed with CRC-32 (stable across processes, unlike
 Python's salted ``hash()``) to a position and a sign, and the sum is L2-normalised.
 
-Speed: about 175 us for a 1,000-character chunk (384 dimensions, SciFact text, the
-2-core machine of benchmarks/RESULTS.md), bit-for-bit the vectors of the first version
+Speed: see benchmarks/RESULTS.md (a 1,000-character chunk, 384 dimensions, SciFact
+text); the vectors are bit-for-bit the vectors of the first version
 (same features, same order of additions, same identity ``v1``); see ``__init__``.
 """
 
@@ -31,7 +31,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Embedder(BaseEmbedder):
     provider = "hashing"
     # Its vectors carry only lexical evidence, which the BM25 leg ranks better: on SciFact
-    # RRF with equal weights scored nDCG@10 0.545 against BM25's 0.680 (weight 0.1: 0.667).
+    # RRF with equal weights scored below BM25 alone (the figures: benchmarks/RESULTS.md).
     # At 0 hybrid ranks exactly as BM25 and the semantic leg only adds candidates after
     # the keyword hits, so fusion never ends below the better leg (benchmarks/RESULTS.md).
     hybrid_weight = 0.0
@@ -54,8 +54,8 @@ class Embedder(BaseEmbedder):
         # each pair once and sharing it among all words makes the cached features of a
         # word a tuple of pointers into a table of ~90 KB (for 384 dimensions) that stays
         # in the CPU cache, instead of three fresh objects (a tuple, an int, a float) per
-        # feature scattered over the heap: embedding got ~25% faster (~230 -> ~175 us a
-        # 1,000-character chunk, 150 words, 1,640 features), the values are unchanged.
+        # feature scattered over the heap: embedding got faster (benchmarks/RESULTS.md),
+        # the values are unchanged.
         # The first version computed ``sign * weight`` per feature, with sign = +-1.0.
         self._pairs = tuple(
             tuple(((index, 1.0 * weight), (index, -1.0 * weight)) for index in range(self.dimensions))

@@ -258,7 +258,7 @@ class RagasJudge(Judge):
             ResponseRelevancy,
         )
 
-        from ..langchain import DjangoRAGEmbeddings
+        from ..integrations.langchain import DjangoRAGEmbeddings
 
         llm = LangchainLLMWrapper(judge_chat_model(self))
         embeddings = LangchainEmbeddingsWrapper(DjangoRAGEmbeddings(self.embedder))

@@ -344,7 +344,7 @@ def _evaluate_question(
 
 def _search_options(mode: str) -> frozenset[str]:
     """The keyword arguments ``mode``'s search method takes (one options dict serves every mode)."""
-    from ..langchain import _MODE_OPTIONS
+    from ..integrations.langchain import _MODE_OPTIONS
 
     return _MODE_OPTIONS[mode] | {"vector", "embedder"} if mode != "keyword" else _MODE_OPTIONS[mode]
 

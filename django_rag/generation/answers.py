@@ -19,6 +19,7 @@ from .. import validation
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, QueryLog
+from ..querysets import searchable_chunks
 from ..redaction import redact
 from ..retrieval import SEARCH_DEFERRED_FIELDS, check_mode, resolve_embedder
 from . import cache as answer_cache
@@ -139,8 +140,9 @@ def _resolve_collection(collection: Any, user: Any) -> Collection | None:
     return found
 
 
-class _Asking:
-    """The state of one question on its way to an answer (shared by ask and stream)."""
+class _Question:
+    """One question on its way to an answer: what ask() and stream() share (its
+    settings, the standalone question, the timings of each step, the usage)."""
 
     def __init__(self, question, *, user, collection, history, k, mode, llm, embedder, queryset, use_cache, search):
         from ..llms import get_llm
@@ -161,7 +163,8 @@ class _Asking:
         self.usage: dict[str, int] | None = None
         self._searchable = None
 
-    def lap(self, name: str, since: float) -> float:
+    def record_time(self, name: str, since: float) -> float:
+        """Note the milliseconds of step ``name`` since ``since``; returns now, to time the next step."""
         now = time.perf_counter()
         self.timings[name] = round((now - since) * 1000, 3)
         return now
@@ -169,16 +172,16 @@ class _Asking:
     def condense(self) -> None:
         if not self.history:
             return
-        t = time.perf_counter()
+        step_started = time.perf_counter()
         if getattr(self.llm, "can_condense", True):
             completion = self.llm.generate(condense_messages(self.question, self.history))
             self.standalone = " ".join(completion.text.split()) or self.question
         else:
             # A backend that cannot rewrite text (the extractive one) searches with the
             # previous question as context, which keeps "and for managers?" on topic.
-            previous = [t["content"] for t in self.history if t["role"] == "user"]
+            previous = [turn["content"] for turn in self.history if turn["role"] == "user"]
             self.standalone = f"{previous[-1]} {self.question}" if previous else self.question
-        self.lap("condense", t)
+        self.record_time("condense", step_started)
 
     def cache_key(self) -> str:
         return answer_cache.answer_key(
@@ -195,8 +198,6 @@ class _Asking:
         cache key, the retrieval and a cache hit's re-check all start from it.
         """
         if self._searchable is None:
-            from ..shortcuts import searchable_chunks
-
             self._searchable = searchable_chunks(self.user, collection=self.collection, queryset=self.queryset)
         return self._searchable
 
@@ -215,17 +216,17 @@ class _Asking:
         chunks = self.searchable()
         options = dict(self.search)
         # ask() shows k chunks; each leg needs a few times that for fusion to find them,
-        # not the 100 a browsing search fetches (measured: 13 ms -> see RESULTS.md).
+        # not the 100 a browsing search fetches (what that saves: benchmarks/RESULTS.md).
         options.setdefault("candidates", min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
-        t = time.perf_counter()
+        step_started = time.perf_counter()
         if self.mode != "keyword":
             options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
             options.setdefault("embedder", self.embedder)
-            t = self.lap("embed", t)
+            step_started = self.record_time("embed", step_started)
         # Sources read their document (title, file, URL), not its collection: joining
-        # that too cost 1 ms a question at 100,000 chunks (benchmarks/RESULTS.md).
+        # that too cost a measurable part of a question (benchmarks/RESULTS.md).
         results = chunks.top(self.standalone, self.k, mode=self.mode, **options)
-        self.lap("retrieve", t)
+        self.record_time("retrieve", step_started)
         return [Source.from_chunk(n, chunk) for n, chunk in enumerate(results, start=1)]
 
     def is_relevant(self, sources: list[Source]) -> bool:
@@ -308,8 +309,8 @@ class _Asking:
 def save_log_entry(entry: QueryLog) -> None:
     """Insert a QueryLog row without waiting for the disk.
 
-    A commit waits for its WAL record to reach the disk (measured 2-4 ms here: most of
-    a cached answer's cost). A log row may be lost if the server crashes in the next
+    A commit waits for its WAL record to reach the disk (most of a cached answer's
+    cost; benchmarks/RESULTS.md). A log row may be lost if the server crashes in the next
     fraction of a second, which a trace can afford, so outside a transaction the row is
     committed with ``synchronous_commit`` off (never a risk of corruption, only of losing
     the latest rows). Inside a caller's transaction the setting would apply to the
@@ -318,7 +319,7 @@ def save_log_entry(entry: QueryLog) -> None:
     Outside a transaction it takes one round trip: ``set_config(..., is_local)`` and the
     INSERT sent as one query string, which PostgreSQL runs as one implicit transaction,
     so the setting covers exactly this row's commit (BEGIN, SET LOCAL, INSERT and COMMIT
-    one by one took four: 0.75 against 0.3 ms). ``pre_save`` and ``post_save`` are sent
+    one by one took four round trips). ``pre_save`` and ``post_save`` are sent
     as ``save()`` would.
     """
     using = router.db_for_write(QueryLog)
@@ -369,7 +370,7 @@ def ask(
     Raises :class:`~django_rag.exceptions.LLMError` subclasses when the provider fails
     (after logging the failure in ``QueryLog``).
     """
-    asking = _Asking(
+    asking = _Question(
         question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
         embedder=embedder, queryset=queryset, use_cache=use_cache, search=search,
     )
@@ -383,9 +384,9 @@ def ask(
         if not asking.is_relevant(sources):
             answer = asking.finish(get_setting("NO_ANSWER_TEXT"), [], no_answer=True)
         else:
-            t = time.perf_counter()
+            step_started = time.perf_counter()
             completion = asking.llm.generate(answer_messages(asking.standalone, sources))
-            asking.lap("generate", t)
+            asking.record_time("generate", step_started)
             asking.usage = completion.usage
             answer = asking.finish(completion.text, sources)
         if key:
@@ -403,7 +404,7 @@ def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
 
     A provider failure ends the stream with ``{"type": "error", "code", "detail"}``.
     """
-    asking = _Asking(
+    asking = _Question(
         question, user=options.pop("user", None), collection=options.pop("collection", None),
         history=options.pop("history", None), k=options.pop("k", None), mode=options.pop("mode", "hybrid"),
         llm=options.pop("llm", "default"), embedder=options.pop("embedder", None),
@@ -420,14 +421,14 @@ def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
                 yield {"type": "token", "text": text}
                 answer = asking.finish(text, [], no_answer=True)
             else:
-                t = time.perf_counter()
+                step_started = time.perf_counter()
                 text_stream = asking.llm.stream(answer_messages(asking.standalone, sources))
                 try:
                     for delta in text_stream:
                         yield {"type": "token", "text": delta}
                 finally:
                     text_stream.close()  # a client that went away releases the provider connection
-                asking.lap("generate", t)
+                asking.record_time("generate", step_started)
                 asking.usage = text_stream.usage
                 answer = asking.finish(text_stream.text, sources)
             if key:

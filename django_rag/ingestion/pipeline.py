@@ -365,7 +365,7 @@ def ingest_many(
 
 
 @dataclass
-class _Work:
+class _DocumentInProgress:
     """One document on its way through the pipeline."""
 
     doc: Document
@@ -430,7 +430,7 @@ def _embedder(embedder: str | BaseEmbedder) -> BaseEmbedder:
 
 def _plan(
     doc: Document, *, force: bool, embedder: BaseEmbedder, using: str, started: float, timings: dict[str, float]
-) -> _Work | IngestResult:
+) -> _DocumentInProgress | IngestResult:
     """Read the source and decide: an ``unchanged`` result, or the work to do."""
     language = resolve_language(doc)
     data, name, fmt = read_source(doc)
@@ -444,10 +444,10 @@ def _plan(
             # A dead worker's lease goes too: the chunks in place are the right ones.
             _mark(doc, using, status=Document.Status.READY, error="", **lease_fields())
         return IngestResult(doc.pk, "unchanged", chunks=doc.chunk_count, timings=timings)
-    return _Work(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
+    return _DocumentInProgress(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
 
 
-def _build(work: _Work) -> None:
+def _build(work: _DocumentInProgress) -> None:
     """Extract, split and embed: everything slow or fallible, before any write."""
     timings = work.timings
     t = time.perf_counter()
@@ -478,7 +478,7 @@ def title_from_file_name(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _name_document(work: _Work, extracted: Extracted) -> None:
+def _name_document(work: _DocumentInProgress, extracted: Extracted) -> None:
     """Give an untitled document the title its content names: a first heading, a PDF's
     title metadata, else its file name. Part of the signature, as a title is given by hand."""
     title = (extracted.metadata.get("title") or title_from_file_name(work.name))[:500]
@@ -489,7 +489,7 @@ def _name_document(work: _Work, extracted: Extracted) -> None:
     work.named = True
 
 
-def _finish(work: _Work, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
+def _finish(work: _DocumentInProgress, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
     """After the chunks committed: update the instance, log, signal, report."""
     for name, value in outcome.items():
         setattr(work.doc, name, value)
@@ -548,7 +548,7 @@ def _ingest_batch(
             if document_id not in locked:
                 report(_busy(document_id))
         docs = Document.objects.using(using).select_related("collection").in_bulk(sorted(locked))
-        pending: list[_Work] = []
+        pending: list[_DocumentInProgress] = []
         for document_id in ids:
             if document_id not in locked:
                 continue
@@ -577,7 +577,7 @@ def _ingest_batch(
         lease.claim(status=Document.Status.PROCESSING, error="")
         known = _known_languages({w.language for w in pending}, using)
         budget = get_setting("INGEST_BATCH_CHUNKS")
-        ready: list[_Work] = []
+        ready: list[_DocumentInProgress] = []
         for work in pending:
             work.lease = lease
             try:
@@ -607,7 +607,7 @@ def _ingest_batch(
         _unlock_many(locked, using)
 
 
-def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult], None]) -> None:
+def _write_batch(batch: list[_DocumentInProgress], using: str, report: Callable[[IngestResult], None]) -> None:
     """Swap the chunks of every document in ``batch`` in one transaction."""
     t = time.perf_counter()
     try:
@@ -654,7 +654,7 @@ def _write_batch(batch: list[_Work], using: str, report: Callable[[IngestResult]
         report(_finish(work, outcomes[work.doc.pk], write_seconds=elapsed * len(work.drafts) / total_chunks))
 
 
-def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) -> None:
+def _write_one(work: _DocumentInProgress, using: str, report: Callable[[IngestResult], None]) -> None:
     t = time.perf_counter()
     outcome = work.outcome(0.0)  # its own steps: the write's time is not known before it
     try:
@@ -673,7 +673,7 @@ def _write_one(work: _Work, using: str, report: Callable[[IngestResult], None]) 
     report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
 
 
-def _save_titles(works: list[_Work], using: str) -> None:
+def _save_titles(works: list[_DocumentInProgress], using: str) -> None:
     """Store the titles _name_document() found, unless someone titled the document meanwhile."""
     for work in works:
         if work.named:

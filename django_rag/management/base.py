@@ -11,7 +11,7 @@ from django_rag.conf import DEFAULT_EMBEDDER_ALIAS
 from django_rag.ingestion import IngestResult, ingest_many
 from django_rag.management.progress import ProgressBar
 from django_rag.models import Document
-from django_rag.shortcuts import queue_documents
+from django_rag.tasks import INGEST_TASK, queue_documents
 from django_rag.tasks import queue_name
 
 
@@ -43,7 +43,7 @@ class DocumentCommand(BaseCommand):
         documents = list(documents)
         if not (sync or queue_name() == "sync"):
             queued, skipped = queue_documents(
-                Document.objects.filter(pk__in=[d.pk for d in documents]), "django_rag.tasks.ingest_document",
+                Document.objects.filter(pk__in=[d.pk for d in documents]), INGEST_TASK,
                 force=force, embedder=embedder,
             )
             message = f"{queued} documents queued for ingestion ({queue_name()})"

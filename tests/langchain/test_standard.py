@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_rag.langchain import DjangoRAGVectorStore
+from django_rag.integrations.langchain import DjangoRAGVectorStore
 from django_rag.models import Collection
 
 integration_tests = pytest.importorskip("langchain_tests.integration_tests")

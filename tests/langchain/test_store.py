@@ -1,4 +1,4 @@
-"""``django_rag.langchain.DjangoRAGVectorStore``: how documents, ids, filters and scores map.
+"""``django_rag.integrations.langchain.DjangoRAGVectorStore``: how documents, ids, filters and scores map.
 
 LangChain's own standard suites are in ``test_standard.py``. ``async def`` tests run
 under the anyio plugin (``pytestmark``) with committed data (see ``conftest.py``).
@@ -21,7 +21,7 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance as nump
 import django_rag
 from django_rag.embedders import get_embedder
 from django_rag.exceptions import EmbeddingError, EmptyDocument, UnknownLanguage
-from django_rag.langchain import ID_KEY, DjangoRAGEmbeddings, DjangoRAGVectorStore, maximal_marginal_relevance
+from django_rag.integrations.langchain import ID_KEY, DjangoRAGEmbeddings, DjangoRAGVectorStore, maximal_marginal_relevance
 from django_rag.models import Chunk, Collection, Document
 
 pytestmark = pytest.mark.anyio

@@ -103,7 +103,7 @@ def test_every_surface_links_the_view(uploaded, admin_user, django_user_model):
     changelist = admin.get("/admin/django_rag/document/").content.decode()
     assert "/media/" not in changelist and document.file.name not in changelist
 
-    from django_rag.langchain import DjangoRAGVectorStore
+    from django_rag.integrations.langchain import DjangoRAGVectorStore
 
     results = DjangoRAGVectorStore(document.collection).similarity_search("coolant flush", k=2)
     collected["langchain"] = [r.metadata["source"] for r in results]

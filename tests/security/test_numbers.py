@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import django_rag
 from django_rag.conf import DEFAULTS
 from django_rag.ingestion import ingest
-from django_rag.langchain import DjangoRAGVectorStore
+from django_rag.integrations.langchain import DjangoRAGVectorStore
 from django_rag.models import ApiKey, Chunk, Collection, Document, EvalRun
 
 pytestmark = pytest.mark.django_db

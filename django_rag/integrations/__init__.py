@@ -1,0 +1,1 @@
+"""Adapters that let other libraries use django-rag (``langchain``: a LangChain VectorStore)."""
