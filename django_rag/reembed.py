@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder, embedders
-from .exceptions import DjangoRAGError, EmbeddingError
+from .exceptions import DjangoRAGError, EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable
 
 logger = logging.getLogger("django_rag.reembed")
 
@@ -306,10 +306,13 @@ def reembed(
             break
         cursor_id = rows[-1][0]
         ids = [row[0] for row in rows]
+        read = len(ids)
         texts = [Chunk.compose_embedding_text(context, content) for _id, context, content in rows]
         try:
             vectors = embed_in_batches(embedder, texts)
-        except EmbeddingError as exc:
+        except (EmbeddingTimeout, EmbeddingUnavailable) as exc:
+            # An outage, already retried (EMBED_RETRIES): the whole batch is recorded,
+            # and a few such batches in a row stop the run.
             failed_in_a_row += 1
             result.failed += len(ids)
             _record_failures(embedder, ids, str(exc), using)
@@ -319,11 +322,15 @@ def reembed(
                 result.stopped = f"{failed_in_a_row} batches in a row failed; last error: {exc}"
                 break
             continue
+        except EmbeddingError:
+            # A refusal (a chunk the model will not take, a malformed answer): each chunk
+            # alone, so that only the culprits are recorded as failed.
+            ids, vectors = _one_by_one(embedder, ids, texts, result, using)
         failed_in_a_row = 0
         _store(embedder, ids, vectors, using)
         result.embedded += len(ids)
         if progress is not None:
-            progress.advance(len(ids))
+            progress.advance(read)
         _save_progress(alias, result, time.perf_counter() - started, using)
         if rate:
             pause = len(ids) / rate - (time.perf_counter() - batch_started)
@@ -337,6 +344,22 @@ def reembed(
         result.index = ensure_side_index(embedder, using)
     result.missing = coverage(embedder, using)["missing"]
     return result
+
+
+def _one_by_one(
+    embedder: BaseEmbedder, ids: list[int], texts: list[str], result: ReembedResult, using: str
+) -> tuple[list[int], list[list[float]]]:
+    from .ingestion.pipeline import embed_in_batches
+
+    done_ids, vectors = [], []
+    for chunk_id, text in zip(ids, texts):
+        try:
+            vectors.extend(embed_in_batches(embedder, [text]))
+            done_ids.append(chunk_id)
+        except EmbeddingError as exc:
+            result.failed += 1
+            _record_failures(embedder, [chunk_id], str(exc), using)
+    return done_ids, vectors
 
 
 def _missing_batch(embedder: BaseEmbedder, after: int, last: int | None, size: int, using: str) -> list[tuple]:
