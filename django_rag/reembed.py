@@ -383,20 +383,34 @@ def _missing_batch(embedder: BaseEmbedder, after: int, last: int | None, size: i
 
 
 def _store(embedder: BaseEmbedder, ids: list[int], vectors: list[list[float]], using: str) -> None:
-    from .retrieval import vector_literal
+    """Write a batch: binary COPY into a temporary table, then one INSERT from it.
 
-    literals = [vector_literal(vector) for vector in vectors]
-    statement = (
-        f"INSERT INTO {SIDE_TABLE} (chunk_id, embedder, embedding)"
-        " SELECT v.id, %s, v.embedding::vector FROM unnest(%s::bigint[], %s::text[]) AS v(id, embedding)"
-        # A chunk deleted since it was read (its document re-ingested) is left out; one
-        # deleted between this check and the commit leaves an orphan row, which searches
-        # never return (they join the chunks) and the end of the run deletes.
-        f" WHERE EXISTS (SELECT 1 FROM {CHUNK_TABLE} c WHERE c.id = v.id)"
-        " ON CONFLICT (chunk_id, embedder) DO UPDATE SET embedding = EXCLUDED.embedding, error = '', updated_at = now()"
-    )
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute(statement, [embedder.identity, ids, literals])
+    The binary COPY spares Python the vectors' text form and the server its parsing
+    (see django_rag.ingestion.writer); the INSERT keeps ON CONFLICT, which COPY has not.
+    The vectors were checked by the embedder's ``validate()`` (embed_in_batches).
+    """
+    from .ingestion.writer import vector_binary
+
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS django_rag_reembed_staging (chunk_id bigint, embedding vector)"
+            " ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy("COPY django_rag_reembed_staging (chunk_id, embedding) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(("int8", "bytea"))
+            for chunk_id, vector in zip(ids, vectors, strict=True):
+                copy.write_row((chunk_id, vector_binary(vector)))
+        cursor.execute(
+            f"INSERT INTO {SIDE_TABLE} (chunk_id, embedder, embedding)"
+            " SELECT s.chunk_id, %s, s.embedding FROM django_rag_reembed_staging s"
+            # A chunk deleted since it was read (its document re-ingested) is left out; one
+            # deleted between this check and the commit leaves an orphan row, which searches
+            # never return (they join the chunks) and the end of the run deletes.
+            f" WHERE EXISTS (SELECT 1 FROM {CHUNK_TABLE} c WHERE c.id = s.chunk_id)"
+            " ON CONFLICT (chunk_id, embedder) DO UPDATE SET embedding = EXCLUDED.embedding, error = '', updated_at = now()",
+            [embedder.identity],
+        )
 
 
 def _delete_orphans(embedder: BaseEmbedder, using: str) -> int:
