@@ -8,6 +8,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
+from .backends import BackendHandler
 from .conf import SETTING_RANGES, SETTING_TYPES, get_settings
 from .exceptions import RAGImproperlyConfigured
 from .redaction import redact
@@ -182,73 +183,58 @@ def check_settings(app_configs=None, **kwargs: Any) -> list[Error]:
     return _setting_errors(get_settings())
 
 
-@register("django_rag")
-def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
-    from .embedders import embedders
+def _check_aliases(
+    setting_name: str, handler: BackendHandler[Any], kind: str, check_id: str, *, when_empty: Error
+) -> list[CheckMessage]:
+    """Build every alias of ``DJANGO_RAG[setting_name]`` and collect its own checks.
 
-    settings = get_settings()
-    if not isinstance(settings.get("EMBEDDERS"), dict):
+    An alias that cannot be built is ``check_id``; the exception text is redacted, since
+    a backend's constructor may quote the key it was given. No alias at all is ``when_empty``.
+    """
+    aliases = get_settings().get(setting_name)
+    if not isinstance(aliases, dict):
         return []  # reported by E010
-    messages: list[Any] = []
-    if not settings["EMBEDDERS"]:
-        messages.append(
-            Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
-        )
-    for alias in settings["EMBEDDERS"]:
+    if not aliases:
+        return [when_empty]
+    messages: list[CheckMessage] = []
+    for alias in aliases:
+        where = f'DJANGO_RAG["{setting_name}"]["{alias}"]'
         try:
-            embedder = embedders.create(alias)
+            backend = handler.create(alias)
         except RAGImproperlyConfigured as exc:
-            messages.append(
-                Error(str(exc), obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]', id="django_rag.E001")
-            )
+            messages.append(Error(redact(str(exc)), obj=where, id=check_id))
             continue
         except Exception as exc:  # a backend's own constructor failing is a configuration problem too
             messages.append(
                 Error(
-                    f"Embedder {alias!r} could not be created: {type(exc).__name__}: {exc}",
-                    obj=f'DJANGO_RAG["EMBEDDERS"]["{alias}"]',
-                    id="django_rag.E001",
+                    f"{kind} {alias!r} could not be created: {type(exc).__name__}: {redact(str(exc))}",
+                    obj=where,
+                    id=check_id,
                 )
             )
             continue
-        messages.extend(embedder.check())
+        messages.extend(backend.check())
     return messages
+
+
+@register("django_rag")
+def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
+    from .embedders import embedders
+
+    empty = Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
+    return _check_aliases("EMBEDDERS", embedders, "Embedder", "django_rag.E001", when_empty=empty)
 
 
 @register("django_rag")
 def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
     from .llms import llms
 
-    settings = get_settings()
-    if not isinstance(settings.get("LLMS"), dict):
-        return []  # reported by E010
-    messages: list[Any] = []
-    if not settings["LLMS"]:
-        messages.append(
-            Error(
-                'DJANGO_RAG["LLMS"] is empty.',
-                hint='Configure at least a "default" LLM, e.g. "django_rag.llms.extractive.LLM" (no model needed).',
-                id="django_rag.E013",
-            )
-        )
-    for alias in settings["LLMS"]:
-        where = f'DJANGO_RAG["LLMS"]["{alias}"]'
-        try:
-            llm = llms.create(alias)
-        except RAGImproperlyConfigured as exc:
-            messages.append(Error(str(exc), obj=where, id="django_rag.E012"))
-            continue
-        except Exception as exc:  # a backend's own constructor failing is a configuration problem too
-            messages.append(
-                Error(
-                    f"LLM {alias!r} could not be created: {type(exc).__name__}: {redact(str(exc))}",
-                    obj=where,
-                    id="django_rag.E012",
-                )
-            )
-            continue
-        messages.extend(llm.check())
-    return messages
+    empty = Error(
+        'DJANGO_RAG["LLMS"] is empty.',
+        hint='Configure at least a "default" LLM, e.g. "django_rag.llms.extractive.LLM" (no model needed).',
+        id="django_rag.E013",
+    )
+    return _check_aliases("LLMS", llms, "LLM", "django_rag.E012", when_empty=empty)
 
 
 @register("django_rag")
@@ -620,7 +606,7 @@ def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
 
 @register(Tags.database, "django_rag")
 def check_embedder_state(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
-    """E100-E104: the embedder state stored in the database against the settings (docs/embedding-models.md)."""
+    """E100-E103: the embedder state stored in the database against the settings (docs/embedding-models.md)."""
     from .embedders import embedders
     from .reembed import state_database
 
@@ -673,4 +659,51 @@ def check_embedder_state(app_configs=None, databases=None, **kwargs: Any) -> lis
                 hint=f"Restore its settings, or `rag_reembed --drop {alias}` then `rag_reembed --to {alias}`.",
                 id="django_rag.E103",
             ))
+    return messages
+
+
+@register("django_rag")
+def check_extractors(app_configs=None, **kwargs: Any) -> list[CheckMessage]:
+    """E110-E114: DJANGO_RAG["EXTRACTORS"], a site's own formats (docs/ingestion.md)."""
+    from django.utils.module_loading import import_string
+
+    from .ingestion.extractors import Extractor, declaration_problem
+
+    paths = get_settings().get("EXTRACTORS")
+    hint = 'List dotted paths to subclasses of django_rag.ingestion.extractors.Extractor, e.g. ["myapp.extractors.Epub"].'
+    if paths is None or paths == []:
+        return []
+    if isinstance(paths, str) or not isinstance(paths, (list, tuple)) or not all(isinstance(p, str) for p in paths):
+        return [Error('DJANGO_RAG["EXTRACTORS"] must be a list of dotted paths (strings).', hint=hint,
+                      id="django_rag.E110")]
+    messages: list[CheckMessage] = []
+    claimed: dict[str, str] = {}  # extension: the site extractor that claims it
+    formats: dict[str, str] = {}
+    for path in paths:
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: cannot import {path!r}.',
+                                  hint=redact(str(exc))[:300], id="django_rag.E111"))
+            continue
+        extractor = found() if isinstance(found, type) and issubclass(found, Extractor) else found
+        if not isinstance(extractor, Extractor):
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: {path!r} is not a subclass of Extractor.', hint=hint,
+                                  id="django_rag.E112"))
+            continue
+        problem = declaration_problem(extractor)
+        if problem:
+            messages.append(Error(f'DJANGO_RAG["EXTRACTORS"]: {path!r} {problem}', id="django_rag.E113"))
+            continue
+        if extractor.format in formats:
+            messages.append(Error(
+                f'DJANGO_RAG["EXTRACTORS"]: {path!r} and {formats[extractor.format]!r} both declare the format '
+                f'{extractor.format!r}; only the last would be used.', id="django_rag.E114"))
+        formats[extractor.format] = path
+        for extension in extractor.extensions:
+            if extension in claimed and claimed[extension] != path:
+                messages.append(Error(
+                    f'DJANGO_RAG["EXTRACTORS"]: {path!r} and {claimed[extension]!r} both claim {extension!r}.',
+                    hint="Give each extension to one extractor.", id="django_rag.E114"))
+            claimed[extension] = path
     return messages

@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EXTRACT_SECONDS": 60,
     "MAX_EXTRACT_MEMORY_MB": 1024,
     "EXTRACT_IN_SUBPROCESS": True,
+    # A site's own extractors (dotted paths to Extractor subclasses), added to the
+    # built-in ones; one with a built-in's format replaces it. See docs/ingestion.md.
+    "EXTRACTORS": [],
     # PostgreSQL text search configuration used when neither the document nor its
     # collection names one.
     "DEFAULT_LANGUAGE": "english",
@@ -172,6 +175,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_EXTRACT_SECONDS": (int, float),
     "MAX_EXTRACT_MEMORY_MB": (int, type(None)),
     "EXTRACT_IN_SUBPROCESS": bool,
+    "EXTRACTORS": (list, tuple),
     "DEFAULT_LANGUAGE": str,
     "AUTO_CREATE_VECTOR_INDEXES": bool,
     "HNSW_M": int,

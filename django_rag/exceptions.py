@@ -55,6 +55,19 @@ class UnsupportedFileType(IngestionError):
     code = "unsupported_type"
 
 
+class MissingDependency(UnsupportedFileType):
+    """A format whose extractor needs an optional package (an extra) that is not installed."""
+
+    code = "missing_dependency"
+
+    def __init__(self, *, label: str, package: str, extra: str) -> None:
+        self.label, self.package, self.extra = label, package, extra
+        super().__init__(
+            f"{label} files need the {package!r} package, which is not installed. "
+            f"Install it with: pip install 'django-rag[{extra}]'"
+        )
+
+
 class FileTooLarge(IngestionError):
     code = "too_large"
 

@@ -98,7 +98,7 @@ from . import validation
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .embedders.langchain import Embedder as LangChainEmbeddingsEmbedder
-from .ingestion.extractors import SUPPORTED_FORMATS, extract
+from .ingestion.extractors import extract, text_formats
 from .ingestion.pipeline import (
     chunk_context,
     embed_in_batches,
@@ -115,8 +115,6 @@ from .receivers import auto_ingest_paused
 #: The key of ``Document.metadata`` that holds the LangChain id.
 ID_KEY = "langchain_id"
 
-# What metadata["format"] may say about a text (django-rag reads it; "pdf" is for files).
-_TEXT_FORMATS = tuple(fmt for fmt in SUPPORTED_FORMATS if fmt != "pdf")
 
 # pg_advisory_xact_lock(namespace, hashtext(id)) serialises two upserts of one id, so
 # they cannot both create a document. django-rag's advisory locks live under
@@ -377,10 +375,10 @@ class DjangoRAGVectorStore(VectorStore):
         if ID_KEY in metadata:
             raise ValueError(f"{where} (id {id_!r}): the metadata key {ID_KEY!r} is reserved for the LangChain id.")
         fmt = metadata.get("format")
-        if fmt is not None and fmt not in _TEXT_FORMATS:
+        if fmt is not None and fmt not in text_formats():
             raise ValueError(
                 f"{where} (id {id_!r}): metadata['format'] tells django-rag how to read the text and must be "
-                f"one of 'text', 'markdown', 'html', not {fmt!r}; store that value under another key."
+                f"one of {', '.join(map(repr, text_formats()))}, not {fmt!r}; store that value under another key."
             )
         try:
             json.dumps(metadata, allow_nan=False)
@@ -440,7 +438,7 @@ class DjangoRAGVectorStore(VectorStore):
         """What :func:`ingest` will embed for ``row``; nothing when its chunks are current."""
         data, name, fmt = read_source(row)
         if row.pk and row.ingest_signature == ingest_signature(
-            hashlib.sha256(data).hexdigest(), embedder, resolve_language(row), row.title
+            hashlib.sha256(data).hexdigest(), embedder, resolve_language(row), row.title, format=fmt
         ):
             return []
         # Bad text (too long, binary) raises here, before anything is written.

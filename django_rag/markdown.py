@@ -18,7 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 # The extractor's CommonMark heading rule: a heading renders as it was split into sections.
-from .ingestion.extractors import _ATX_HEADING as ATX_HEADING
+from .ingestion.extractors.markdown import ATX_HEADING
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
 SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)\s*$")

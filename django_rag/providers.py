@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.checks import CheckMessage, Error
 
-from .embedders.langchain import quote_error
 from .exceptions import RAGImproperlyConfigured
-from .redaction import redact
+from .redaction import quote_error, redact
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 

@@ -76,6 +76,31 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
             | models.Q(lease_expires_at__isnull=True, updated_at__lt=cutoff)
         )
 
+    def waiting(self, pending_for: float):
+        """Documents ``pending`` for more than ``pending_for`` seconds since they were last
+        saved or queued, with something to ingest: their task may be lost.
+
+        A broker that hands a task to a worker forgets it (django-q2's Redis broker pops
+        it from the list): a worker killed after taking tasks from the queue loses the
+        ones it had not started, and their documents stay ``pending`` with no lease to
+        expire, so :meth:`stuck` cannot see them. A pending document cannot say whether
+        its task is still on the queue, so ``pending_for`` must be longer than a task
+        normally waits there; a document re-queued too early is only ingested once (the
+        second task finds its chunks current). It also takes the documents whose chunks
+        were removed by hand (the admin's Remove chunks), which wait, ``pending``, to be
+        ingested again.
+        """
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from . import validation
+
+        seconds = validation.number("pending_for", pending_for, minimum=0)
+        cutoff = timezone.now() - timedelta(seconds=seconds)
+        has_content = ~models.Q(file="") | ~models.Q(text="")
+        return self.filter(has_content, status="pending", lease_owner="", updated_at__lt=cutoff)
+
 
 class RetrievalMixin:
     """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 # API keys in the shapes providers use, and credentials in URLs or headers.
 _PATTERNS = [
@@ -22,3 +23,16 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} [redacted]", text)
     text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}[redacted]@", text)
     return text
+
+
+# Provider error text quoted in messages is cut to this length: enough for "model not
+# found" or "rate limit reached", never a whole HTML error page.
+MAX_QUOTED_ERROR = 200
+
+
+def quote_error(text: Any, secrets: Iterable[str | None] = ()) -> str:
+    """A provider's error message, redacted, on one line and of bounded length."""
+    text = " ".join(str(text).split())
+    if len(text) > MAX_QUOTED_ERROR:
+        text = text[: MAX_QUOTED_ERROR - 1] + "…"
+    return redact(text, secrets)

@@ -119,12 +119,12 @@ def register(
     read (``markdown``, ``text`` or ``html``). Registering a model again replaces the
     previous registration.
     """
-    from .ingestion.extractors import SUPPORTED_FORMATS
+    from .ingestion.extractors import text_formats
 
     if not fields:
         raise ValueError("register() needs at least one field to index.")
-    if format not in SUPPORTED_FORMATS or format == "pdf":
-        raise ValueError(f"format must be markdown, text or html, not {format!r}.")
+    if format not in text_formats():
+        raise ValueError(f"format must be one of {', '.join(text_formats())}, not {format!r}.")
     for getter in (*fields, title, url):
         if isinstance(getter, str) and not _has_attribute(model, getter):
             raise ValueError(f"{model._meta.label} has no field or attribute {getter!r}.")

@@ -63,7 +63,7 @@ def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int
     Returns ``(queued, skipped)``. A document ``processing`` right now is skipped unless
     it is stuck (``Document.objects.stuck()``, see ``PROCESSING_TIMEOUT``): its worker's
     lock would only make the new task wait. Queued documents are marked ``pending``
-    so the admin shows that work is waiting for them.
+    (``updated_at`` now) so the admin shows that work is waiting for them.
     """
     from functools import partial
 
@@ -78,9 +78,10 @@ def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int
     skipped = busy.count()
     ids = list(documents.exclude(pk__in=busy.values("pk")).values_list("pk", flat=True))
     with transaction.atomic():
-        Document.objects.filter(pk__in=ids).exclude(status=Document.Status.PENDING).update(
-            status=Document.Status.PENDING, updated_at=timezone.now()
-        )
+        # updated_at is when the document was last queued, also for one pending already:
+        # Document.objects.waiting() counts from it, so a periodic sweep does not queue
+        # a document again while its new task waits on the queue.
+        Document.objects.filter(pk__in=ids).update(status=Document.Status.PENDING, updated_at=timezone.now())
         for document_id in ids:
             transaction.on_commit(partial(enqueue, task, document_id, **options), robust=True)
     return len(ids), skipped

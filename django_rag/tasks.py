@@ -101,25 +101,36 @@ def ingest_document(document_id: int, force: bool = False, embedder: str | None 
     return _while_busy(document_id, attempt)
 
 
-def requeue_stale() -> int:
-    """Queue again every document whose ingestion lost its worker (``Document.objects.stuck()``).
+def requeue_stale(pending_for: float | None = None) -> int:
+    """Queue again every document whose ingestion lost its worker; returns how many were queued.
 
-    Run it periodically (a django-q2 ``Schedule``, cron with ``manage.py rag_ingest
-    --stale``): a worker killed mid-task, or cut off from the database, leaves its
-    document ``processing`` and a broker may drop its task. Returns how many were queued.
+    Those are the documents left ``processing`` by a worker that is gone (their lease
+    expired: ``Document.objects.stuck()``) and, with ``pending_for`` (seconds), those
+    ``pending`` for longer than that since they were last saved or queued
+    (``Document.objects.waiting(pending_for)``): a worker killed after it took their
+    tasks from the broker, before it started them, lost the tasks with it. Run it
+    periodically (a django-q2 ``Schedule``, cron with ``manage.py rag_ingest --stale
+    [--pending-for SECONDS]``), with ``pending_for`` longer than a task normally waits
+    on the queue; a document queued twice is still ingested once.
     """
     from .models import Document
     from .shortcuts import queue_documents
 
     stale = list(Document.objects.stuck().values_list("pk", "lease_owner"))
-    if not stale:
+    waiting = [] if pending_for is None else list(Document.objects.waiting(pending_for).values_list("pk", flat=True))
+    if not stale and not waiting:
         return 0
     for document_id, owner in stale:
         logger.warning(
             "Document %s was left processing by %s, whose lease expired: queued again.", document_id, owner or "a worker"
         )
+    if waiting:
+        logger.warning(
+            "%d documents were pending for more than %g s (their tasks may be lost with a worker): queued again: %s",
+            len(waiting), pending_for, ", ".join(map(str, waiting[:20])) + (" ..." if len(waiting) > 20 else ""),
+        )
     queued, _skipped = queue_documents(
-        Document.objects.filter(pk__in=[pk for pk, _owner in stale]), "django_rag.tasks.ingest_document"
+        Document.objects.filter(pk__in=[pk for pk, _owner in stale] + waiting), "django_rag.tasks.ingest_document"
     )
     return queued
 

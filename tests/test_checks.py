@@ -128,3 +128,29 @@ def test_e003_on_sqlite_says_how_to_get_postgresql(tmp_path):
     assert done.returncode != 0 and "django_rag.E003" in done.stderr
     assert "django-rag[embedded]" in done.stderr and "database_settings(" in done.stderr
     assert "pgvector" in done.stderr.split("HINT:", 1)[1]
+
+
+class _LeakyBackend:
+    """A site's own backend whose constructor quotes the key it was given."""
+
+    def __init__(self, *, alias, api_key=None, **options):
+        raise ValueError(f"refused the key {api_key}")
+
+
+LEAKY = "tests.test_checks._LeakyBackend"
+KEY = "sk-proj-abcdefghijklmnop123456"
+
+
+@pytest.mark.parametrize(
+    "setting, default, expected_id",
+    [
+        ("EMBEDDERS", {"BACKEND": LEAKY, "OPTIONS": {"api_key": KEY}}, "django_rag.E001"),
+        ("LLMS", {"BACKEND": LEAKY, "OPTIONS": {"api_key": KEY}}, "django_rag.E012"),
+    ],
+)
+def test_a_backend_that_cannot_be_built_is_reported_without_its_secret(setting, default, expected_id):
+    # Embedders and LLMs go through the same check (issue 19, item 2): both redact.
+    with override_settings(DJANGO_RAG={setting: {"default": default}}):
+        messages = [m for m in run_checks() if m.id == expected_id]
+    assert len(messages) == 1 and "could not be created: ValueError: refused the key" in messages[0].msg
+    assert KEY not in messages[0].msg and "[redacted]" in messages[0].msg

@@ -22,7 +22,7 @@ from .. import tasks
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError, UnsupportedFileType
 from ..files import absolute_url
-from ..ingestion.extractors import detect_format
+from ..ingestion.extractors import content_types, detect_format
 from ..models import Collection, Document
 from ..receivers import auto_ingest_paused
 from ..routing import read_database
@@ -51,7 +51,6 @@ MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses th
 MAX_OFFSET = 2**31 - 1
 INGEST_TASK = "django_rag.tasks.ingest_document"
 # Declared types an upload may have when its name's extension is not one we know.
-SUFFIX_BY_CONTENT_TYPE = {"application/pdf": ".pdf", "text/plain": ".txt", "text/markdown": ".md", "text/html": ".html"}
 # stream() reports a provider failure (embedder or LLM) as an event carrying the error's code.
 STATUS_BY_LLM_CODE = STATUS_BY_FAILURE_CODE
 
@@ -322,7 +321,8 @@ def _upload_name(file: UploadedFile) -> str:
         return name
     except UnsupportedFileType as exc:
         content_type = (file.content_type or "").split(";")[0].strip().lower()
-        suffix = SUFFIX_BY_CONTENT_TYPE.get(content_type)
+        # Each extractor declares its content types (ingestion/extractors/).
+        suffix = content_types().get(content_type)
         # Only a name without an extension is typed by the declared type: "setup.exe"
         # sent as text/plain is still refused.
         if suffix is None or PurePath(name).suffix:

@@ -4,12 +4,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.checks import CheckMessage
-
+from ..backends import BaseBackend
 from ..exceptions import EmbeddingError
 
 
-class BaseEmbedder:
+class BaseEmbedder(BaseBackend):
     """Turns text into vectors of a fixed dimension.
 
     A subclass provides :meth:`embed_documents`, :meth:`embed_query`, the
@@ -19,25 +18,18 @@ class BaseEmbedder:
     names the partial HNSW index that serves this embedder.
     """
 
-    #: Short provider name used in the identity, e.g. "openai".
-    provider: str = ""
+    setting_name = "EMBEDDERS"
+    kind = "Embedder"
     #: The default weight of this embedder's semantic leg in hybrid search (overridden
     #: by DJANGO_RAG["HYBRID_WEIGHTS"] or ``weights=``). Neural models: 1.0.
     hybrid_weight: float = 1.0
-    #: Backends that hand unknown OPTIONS on to a client library set this; the others
-    #: reject them, so a misspelt option is an error rather than silently ignored.
-    passthrough_options: bool = False
 
     def __init__(self, *, alias: str, dimensions: int | None = None, **options: Any) -> None:
-        self.alias = alias
+        super().__init__(alias=alias, **options)
         if dimensions is not None:
             self.dimensions = int(dimensions)
-        if options and not self.passthrough_options:
-            raise TypeError(f"unexpected option(s) {', '.join(sorted(options))}")
-        self.options = options
 
     dimensions: int
-    model_name: str = ""
 
     @property
     def identity(self) -> str:
@@ -51,10 +43,6 @@ class BaseEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         raise NotImplementedError(f"{type(self).__name__} must implement embed_query(text) -> list[float].")
-
-    def check(self) -> list[CheckMessage]:
-        """System-check messages about this backend's configuration (none by default)."""
-        return []
 
     def validate(self, vectors: Sequence[Sequence[float]], expected: int) -> list[list[float]]:
         """Make sure a provider answered with ``expected`` finite vectors of our dimension.
@@ -90,6 +78,3 @@ class BaseEmbedder:
                 raise EmbeddingError(f"Embedder {self.alias!r} returned a vector with NaN or infinity.")
             out.append(values)
         return out
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__module__}.{type(self).__name__} alias={self.alias!r} {self.identity}>"

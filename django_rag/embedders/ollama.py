@@ -21,7 +21,8 @@ from typing import Any
 from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, requires_extra
 from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
 from ..providers import OllamaConnection
-from .langchain import LangChainEmbedder, positive_number, quote_error
+from ..redaction import quote_error
+from .langchain import LangChainEmbedder
 
 with requires_extra("ollama", package="langchain-ollama", backend="django_rag.embedders.ollama.Embedder"):
     import httpx
@@ -64,7 +65,7 @@ class Embedder(OllamaConnection, LangChainEmbedder):
         super().__init__(alias=alias, dimensions=dimensions if dimensions is not None else native)
         self.set_model(model)
         self.native_dimensions = native
-        self.timeout = positive_number(timeout, self.option_path("timeout"), allow_none=True)
+        self.timeout = self.option_number(timeout, "timeout", allow_none=True)
         self.read_connection_options(api_key=api_key, base_url=base_url, client_kwargs=client_kwargs)
         self.extra = extra
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, RAGImproperlyConfigured, requires_extra
+from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, requires_extra
 from ..providers import RATE_LIMITED_HINT, OpenAIConnection
-from .langchain import LangChainEmbedder, positive_number, quote_error
+from ..redaction import quote_error
+from .langchain import LangChainEmbedder
 
 with requires_extra("openai", package="langchain-openai", backend="django_rag.embedders.openai.Embedder"):
     import openai
@@ -62,12 +63,8 @@ class Embedder(OpenAIConnection, LangChainEmbedder):
         super().__init__(alias=alias, dimensions=dimensions)
         self.set_model(model)
         self.read_connection_options(api_key=api_key, base_url=base_url)
-        self.timeout = positive_number(timeout, self.option_path("timeout"), allow_none=True)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise RAGImproperlyConfigured(
-                f"{self.option_path('max_retries')} must be an integer >= 0, not {max_retries!r}."
-            )
-        self.max_retries = max_retries
+        self.timeout = self.option_number(timeout, "timeout", allow_none=True)
+        self.max_retries = self.option_number(max_retries, "max_retries", integer=True, allow_zero=True)
         self.check_embedding_ctx_length = bool(check_embedding_ctx_length)
         self.extra = extra
 

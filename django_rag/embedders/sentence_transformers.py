@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from django.core.checks import CheckMessage, Error
 
 from ..exceptions import EmbeddingError, RAGImproperlyConfigured, requires_extra
 from .base import BaseEmbedder
-from .langchain import positive_number, quote_error
+from ..redaction import quote_error
 
 with requires_extra(
     "local", package="sentence-transformers", backend="django_rag.embedders.sentence_transformers.Embedder"
@@ -82,26 +81,20 @@ class Embedder(BaseEmbedder):
         # dimensions is a lazy property here, so the base class must not assign it. No
         # **options: an unknown key is a TypeError, which the backend handler reports.
         super().__init__(alias=alias)
-        where = f'DJANGO_RAG["EMBEDDERS"]["{alias}"]["OPTIONS"]'
         if not isinstance(model, str) or not model:
-            raise RAGImproperlyConfigured(f'{where}["model"] must be a model name or a directory.')
+            raise RAGImproperlyConfigured(f"{self.option_path('model')} must be a model name or a directory.")
         self.model = model
-        self._dimensions = positive_number(dimensions, f'{where}["dimensions"]', integer=True, allow_none=True)
+        self._dimensions = self.option_number(dimensions, "dimensions", integer=True, allow_none=True)
         self.device = device
         self.normalize = bool(normalize)
-        self.batch_size = positive_number(batch_size, f'{where}["batch_size"]', integer=True)
+        self.batch_size = self.option_number(batch_size, "batch_size", integer=True)
         if model_kwargs is not None and not isinstance(model_kwargs, dict):
-            raise RAGImproperlyConfigured(f'{where}["model_kwargs"] must be a dict.')
+            raise RAGImproperlyConfigured(f"{self.option_path('model_kwargs')} must be a dict.")
         self.model_kwargs = dict(model_kwargs or {})
         # A directory's full path differs between a laptop and a server; its base name
         # keeps the chunks' identity the same on both.
         self.model_name = model_name or (Path(os.path.expanduser(model)).name if is_path(model) else model)
         self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def setting_path(self) -> str:
-        return f'DJANGO_RAG["EMBEDDERS"]["{self.alias}"]'
 
     def model_path(self) -> str:
         if is_path(self.model):
@@ -111,11 +104,7 @@ class Embedder(BaseEmbedder):
     @property
     def st_model(self) -> SentenceTransformer:
         """The loaded model, on first use (loading takes seconds and hundreds of MB)."""
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
-        return self._model
+        return self.built_once("_model", self._load)
 
     def _load(self) -> SentenceTransformer:
         try:

@@ -31,7 +31,7 @@ from ..exceptions import (
 from ..models import Chunk, Document
 from ..redaction import redact
 from ..signals import document_ingested, ingestion_failed
-from .extractors import EXTRACTOR_VERSION, Extracted, extract
+from .extractors import Extracted, detect_format, extract, signature_of
 from .leases import Lease, lease_fields
 from .splitting import ChunkDraft, split_sections, splitter_options
 from .writer import copy_rows
@@ -120,14 +120,20 @@ def read_source(document: Document) -> tuple[bytes, str, str | None]:
     return data, "", fmt or "markdown"
 
 
-def ingest_signature(content_hash: str, embedder: BaseEmbedder, language: str, title: str = "") -> str:
-    """Everything that decides what the chunks look like; equal signatures mean equal chunks."""
+def ingest_signature(
+    content_hash: str, embedder: BaseEmbedder, language: str, title: str = "", *, format: str | None = None
+) -> str:
+    """Everything that decides what the chunks look like; equal signatures mean equal chunks.
+
+    The extractor's version is part of it: after an upgrade that changes how a format
+    is read, ``rag_reindex`` re-ingests the documents of that format (and no others).
+    """
     payload = {
         "content": content_hash,
         "splitter": splitter_options(),
         "embedder": embedder.identity,
         "language": language,
-        "extractor": EXTRACTOR_VERSION,
+        "extractor": signature_of(format),
         # The title is part of every chunk's context when CHUNK_CONTEXT is on.
         "context": title if get_setting("CHUNK_CONTEXT") else None,
     }
@@ -432,7 +438,9 @@ def _plan(
     language = resolve_language(doc)
     data, name, fmt = read_source(doc)
     content_hash = hashlib.sha256(data).hexdigest()
-    signature = ingest_signature(content_hash, embedder, language, doc.title)
+    # A file's format from its content or name (an unsupported one fails the document here).
+    fmt = fmt or detect_format(name, data)
+    signature = ingest_signature(content_hash, embedder, language, doc.title, format=fmt)
     if not force and doc.ingest_signature == signature:
         # Same content, same chunking, same embedder: the chunks in place are right.
         if doc.status != Document.Status.READY or doc.error or doc.lease_owner:
@@ -481,7 +489,7 @@ def _name_document(work: _Work, extracted: Extracted) -> None:
     if not title:
         return
     work.doc.title = title
-    work.signature = ingest_signature(work.content_hash, work.embedder, work.language, title)
+    work.signature = ingest_signature(work.content_hash, work.embedder, work.language, title, format=work.format)
     work.named = True
 
 

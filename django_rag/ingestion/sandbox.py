@@ -44,12 +44,17 @@ _ERRORS = {
 
 def extract_in_subprocess(
     data: bytes, *, format: str, max_length: int | None, max_pages: int | None, seconds: float, memory_mb: int | None,
+    extractor: str = "django_rag.ingestion.extractors.pdf.PDFExtractor",
 ) -> Any:
-    """``extractors.extract_pdf`` (and friends) in a limited child; returns an ``Extracted``."""
+    """The extractor at the dotted path ``extractor`` in a limited child; returns an ``Extracted``.
+
+    The child imports it without a Django project: a site's sandboxed extractor must be
+    importable that way.
+    """
     from .extractors import Extracted, Section
 
     request = json.dumps({
-        "format": format, "max_length": max_length, "max_pages": max_pages,
+        "extractor": extractor, "format": format, "max_length": max_length, "max_pages": max_pages,
         "seconds": seconds, "memory_mb": memory_mb,
     }).encode()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -109,12 +114,20 @@ def _main() -> None:
     request = json.loads(header)
     _limit_self(request["seconds"], request["memory_mb"])
     data = sys.stdin.buffer.read()
-    from .extractors import extract_pdf
+    from importlib import import_module
+
+    from .extractors import Extractor, Limits
 
     try:
-        if request["format"] != "pdf":
-            raise ExtractionLimitExceeded(f"No sandboxed extractor for {request['format']!r}.")
-        extracted = extract_pdf(data, max_length=request["max_length"], max_pages=request["max_pages"])
+        module, _, name = str(request.get("extractor", "")).rpartition(".")
+        try:
+            found = getattr(import_module(module), name) if module else None
+        except (ImportError, AttributeError):
+            found = None
+        if not (isinstance(found, type) and issubclass(found, Extractor) and getattr(found, "sandboxed", False)):
+            raise ExtractionLimitExceeded(f"No sandboxed extractor {request.get('extractor')!r}.")
+        # The child's own RLIMIT_CPU bounds the time; no deadline between pages is needed.
+        extracted = found().extract(data, Limits(max_length=request["max_length"], max_pages=request["max_pages"]))
         answer = {
             "format": extracted.format, "metadata": extracted.metadata,
             "sections": [{"text": s.text, "metadata": s.metadata} for s in extracted.sections],

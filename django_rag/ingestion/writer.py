@@ -42,11 +42,6 @@ _VECTOR_HEADER = struct.Struct(">HH")  # dimensions, unused (pgvector's binary f
 _SWAP = sys.byteorder == "little"  # float4 goes in network (big-endian) byte order
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    # repr() of a float is the shortest text that round-trips; pgvector stores float4.
-    return "[" + ",".join(map(repr, vector)) + "]"
-
-
 def vector_binary(vector: Sequence[float] | str) -> bytes:
     """pgvector's binary form of a vector (a list of floats, or its text literal)."""
     if isinstance(vector, str):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.checks import CheckMessage
-
-from ..exceptions import LLMBadResponse, RAGImproperlyConfigured
+from ..backends import BaseBackend
+from ..backends import option_number as option_number  # importable from here, as before
+from ..exceptions import LLMBadResponse
 
 #: The roles a message may have, as in every chat API.
 ROLES = ("system", "user", "assistant")
@@ -175,7 +175,7 @@ def chunk_words(text: str) -> Iterator[str]:
     return iter(_WORD_PIECE.findall(text))
 
 
-class BaseLLM:
+class BaseLLM(BaseBackend):
     """Answers chat messages.
 
     Call :meth:`generate` (or :meth:`stream`, :meth:`agenerate`, :meth:`astream`) with a
@@ -193,50 +193,20 @@ class BaseLLM:
     and :class:`~django_rag.exceptions.LLMBadResponse`.
     """
 
-    #: Short provider name used in the identity, e.g. "openai".
-    provider: str = ""
-    model_name: str = ""
-    #: Backends that hand unknown OPTIONS on to a client library set this; the others
-    #: reject them, so a misspelt option is an error rather than silently ignored.
-    passthrough_options: bool = False
+    setting_name = "LLMS"
+    kind = "LLM"
     #: False for a backend that cannot write new text (the extractive one): callers
     #: then do not ask it to rewrite a follow-up question.
     can_condense: bool = True
-    #: What messages call this kind of backend.
-    kind = "LLM"
-
     def __init__(self, *, alias: str, **options: Any) -> None:
-        self.alias = alias
-        if options and not self.passthrough_options:
-            raise TypeError(f"unexpected option(s) {', '.join(sorted(options))}")
-        self.options = options
+        super().__init__(alias=alias, **options)
         # Per thread and per asyncio task: concurrent requests never see each other's usage.
         self._last_usage: ContextVar[dict[str, int] | None] = ContextVar(
             f"django_rag.llms.{alias}.last_usage", default=None
         )
 
-    # -- configuration --------------------------------------------------------------
-
-    @property
-    def setting_path(self) -> str:
-        return f'DJANGO_RAG["LLMS"]["{self.alias}"]'
-
-    def option_path(self, name: str) -> str:
-        return f'{self.setting_path}["OPTIONS"]["{name}"]'
-
-    @property
-    def identity(self) -> str:
-        """Names what answers, e.g. ``openai:gpt-4o-mini``: logged with each answer, part of cache keys."""
-        return f"{self.provider}:{self.model_name}"
-
-    @property
-    def secrets(self) -> list[str]:
-        """Values that must never appear in a message (read by ``redact``)."""
-        return []
-
-    def check(self) -> list[CheckMessage]:
-        """System-check messages about this backend's configuration (none by default)."""
-        return []
+    # The identity (e.g. ``openai:gpt-4o-mini``) is logged with each answer and is part
+    # of cache keys.
 
     @property
     def last_usage(self) -> dict[str, int] | None:
@@ -364,20 +334,3 @@ class BaseLLM:
         ):
             raise ValueError(f"temperature must be a number >= 0 or None, not {temperature!r}.")
         return {"max_tokens": max_tokens, "temperature": temperature}
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__module__}.{type(self).__name__} alias={self.alias!r} {self.identity}>"
-
-
-def option_number(
-    value: Any, where: str, *, integer: bool = False, allow_none: bool = False, allow_zero: bool = False
-) -> Any:
-    """Validate a numeric option, naming the setting to fix."""
-    if value is None and allow_none:
-        return None
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0 or (value == 0 and not allow_zero):
-        kind = "an integer" if integer else "a number"
-        bound = ">= 0" if allow_zero else "> 0"
-        raise RAGImproperlyConfigured(f"{where} must be {kind} {bound}, not {value!r}.")
-    return value

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from ..embedders.langchain import import_langchain_class, quote_error
+from ..backends import ClassOrInstance
 from ..exceptions import (
     LLMBadResponse,
     LLMError,
@@ -41,7 +40,8 @@ from ..exceptions import (
     LLMUnavailable,
     RAGImproperlyConfigured,
 )
-from .base import BaseLLM, Completion, option_number
+from ..redaction import quote_error
+from .base import BaseLLM, Completion
 
 #: Field names chat models use for the reply length, tried in order for ``max_tokens``.
 MAX_TOKENS_FIELDS = ("max_tokens", "max_output_tokens", "max_completion_tokens", "num_predict", "max_new_tokens")
@@ -148,10 +148,9 @@ class LangChainLLM(BaseLLM):
         self, *, alias: str, timeout: float | None = None, max_retries: int = 0, **options: Any
     ) -> None:
         super().__init__(alias=alias, **options)
-        self.timeout = option_number(timeout, self.option_path("timeout"), allow_none=True)
-        self.max_retries = option_number(max_retries, self.option_path("max_retries"), integer=True, allow_zero=True)
+        self.timeout = self.option_number(timeout, "timeout", allow_none=True)
+        self.max_retries = self.option_number(max_retries, "max_retries", integer=True, allow_zero=True)
         self._client: BaseChatModel | None = None
-        self._client_lock = threading.Lock()
         self._async_clients: dict[asyncio.AbstractEventLoop, BaseChatModel] = {}
 
     # -- the client -----------------------------------------------------------------
@@ -162,11 +161,7 @@ class LangChainLLM(BaseLLM):
     @property
     def client(self) -> BaseChatModel:
         """The LangChain chat model, built on first use; one per LLM, shared by threads."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = self.build_client()
-        return self._client
+        return self.built_once("_client", self.build_client)
 
     def build_async_client(self) -> BaseChatModel:
         """The chat model for async calls in a new event loop (default: :attr:`client`).
@@ -182,13 +177,13 @@ class LangChainLLM(BaseLLM):
     def async_client(self) -> BaseChatModel:
         """The chat model for the running event loop, built on first use in that loop."""
         loop = asyncio.get_running_loop()
-        with self._client_lock:
+        with self._build_lock:
             for old in [old for old in self._async_clients if old.is_closed()]:
                 del self._async_clients[old]  # its connections died with it
             client = self._async_clients.get(loop)
         if client is None:
             client = self.build_async_client()
-            with self._client_lock:
+            with self._build_lock:
                 client = self._async_clients.setdefault(loop, client)
         return client
 
@@ -442,40 +437,18 @@ class LLM(LangChainLLM):
         max_retries: int = 0,
         **options: Any,
     ) -> None:
-        # "class" is a Python keyword, so it arrives in **options.
-        class_path = options.pop("class", None)
         super().__init__(alias=alias, max_retries=max_retries)
-        if options:
-            # A misspelt "kwargs" would otherwise be ignored without a word.
-            raise RAGImproperlyConfigured(
-                f'{self.setting_path}["OPTIONS"] has unknown keys {sorted(options)}; expected "class", '
-                '"kwargs", "model_name", "max_retries" (or "chat_model" in code). Give the chat model\'s own '
-                'options, such as its timeout, in "kwargs".'
-            )
-        if (chat_model is None) == (class_path is None):
-            raise RAGImproperlyConfigured(
-                f'{self.setting_path}["OPTIONS"] needs exactly one of "class" (a dotted path to a LangChain '
-                'chat model class) or, in code, "chat_model" (an instance).'
-            )
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise RAGImproperlyConfigured(f"{self.option_path('kwargs')} must be a dict of keyword arguments.")
-        self.kwargs = dict(kwargs or {})
-        self.chat_model_class: type | None = None
-        if chat_model is not None:
-            if not isinstance(chat_model, BaseChatModel):
-                raise RAGImproperlyConfigured(
-                    f"{self.option_path('chat_model')} must be a LangChain BaseChatModel instance, "
-                    f"not {type(chat_model).__name__}."
-                )
-            self._client = chat_model
-            default_name = f"{type(chat_model).__module__}.{type(chat_model).__qualname__}"
-        else:
-            # A bad path is django_rag.E012.
-            self.chat_model_class = import_langchain_class(
-                class_path, self.option_path("class"), BaseChatModel, "LangChain BaseChatModel"
-            )
-            default_name = class_path
-        self.model_name = model_name or default_name
+        self.target = ClassOrInstance.from_options(
+            self, options, instance=chat_model, instance_option="chat_model", kwargs=kwargs,
+            base=BaseChatModel, described="LangChain BaseChatModel",  # a bad path is django_rag.E012
+            expected='"class", "kwargs", "model_name", "max_retries" (or "chat_model" in code). Give the chat '
+            'model\'s own options, such as its timeout, in "kwargs"',
+        )
+        self.kwargs = self.target.kwargs
+        self.chat_model_class = self.target.cls
+        if self.target.instance is not None:
+            self._client = self.target.instance
+        self.model_name = model_name or self.target.name
 
     @property
     def timeout_setting(self) -> str:
@@ -491,14 +464,7 @@ class LLM(LangChainLLM):
         ]
 
     def build_client(self) -> BaseChatModel:
-        assert self.chat_model_class is not None
-        try:
-            return self.chat_model_class(**self.kwargs)
-        except Exception as exc:
-            raise RAGImproperlyConfigured(
-                f"{self.option_path('kwargs')} were not accepted by {self.chat_model_class.__name__}: "
-                f"{type(exc).__name__}: {quote_error(exc, self.secrets)}"
-            ) from None
+        return self.target.build(self)
 
 
 __all__ = ["LLM", "LangChainLLM", "message_text"]

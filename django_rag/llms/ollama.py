@@ -23,7 +23,6 @@ from typing import Any
 from ..exceptions import requires_extra
 from ..providers import DEFAULT_OLLAMA_HOST as DEFAULT_HOST  # noqa: F401 (kept importable from here)
 from ..providers import OllamaConnection
-from .base import option_number
 from .langchain import LangChainLLM
 
 with requires_extra("ollama", package="langchain-ollama", backend="django_rag.llms.ollama.LLM"):
@@ -55,8 +54,8 @@ class LLM(OllamaConnection, LangChainLLM):
     ) -> None:
         super().__init__(alias=alias, timeout=timeout, max_retries=max_retries)
         self.set_model(model)
-        self.temperature = option_number(temperature, self.option_path("temperature"), allow_none=True, allow_zero=True)
-        self.max_tokens = option_number(max_tokens, self.option_path("max_tokens"), integer=True, allow_none=True)
+        self.temperature = self.option_number(temperature, "temperature", allow_none=True, allow_zero=True)
+        self.max_tokens = self.option_number(max_tokens, "max_tokens", integer=True, allow_none=True)
         self.read_connection_options(api_key=api_key, base_url=base_url, client_kwargs=client_kwargs)
         self.extra = extra
 

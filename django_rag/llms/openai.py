@@ -22,7 +22,6 @@ from typing import Any
 
 from ..exceptions import requires_extra
 from ..providers import OpenAIConnection
-from .base import option_number
 from .langchain import LangChainLLM
 
 with requires_extra("openai", package="langchain-openai", backend="django_rag.llms.openai.LLM"):
@@ -56,8 +55,8 @@ class LLM(OpenAIConnection, LangChainLLM):
         super().__init__(alias=alias, timeout=timeout, max_retries=max_retries)
         self.set_model(model)
         self.read_connection_options(api_key=api_key, base_url=base_url)
-        self.temperature = option_number(temperature, self.option_path("temperature"), allow_none=True, allow_zero=True)
-        self.max_tokens = option_number(max_tokens, self.option_path("max_tokens"), integer=True, allow_none=True)
+        self.temperature = self.option_number(temperature, "temperature", allow_none=True, allow_zero=True)
+        self.max_tokens = self.option_number(max_tokens, "max_tokens", integer=True, allow_none=True)
         self.stream_usage = bool(stream_usage)
         self.extra = extra
 

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..exceptions import LLMBadResponse, LLMError, LLMTimeout, LLMUnavailable, RAGImproperlyConfigured
-from .base import BaseLLM, Completion, chunk_words, option_number
+from .base import BaseLLM, Completion, chunk_words
 
 DEFAULT_RESPONSE = "This is a scripted answer [1]."
 
@@ -80,8 +80,8 @@ class LLM(BaseLLM):
             )
         self.responses = list(responses)
         self.fail_with = fail_with
-        self.fail_on_call = option_number(fail_on_call, self.option_path("fail_on_call"), integer=True, allow_none=True)
-        self.delay = option_number(delay, self.option_path("delay"), allow_zero=True)
+        self.fail_on_call = self.option_number(fail_on_call, "fail_on_call", integer=True, allow_none=True)
+        self.delay = self.option_number(delay, "delay", allow_zero=True)
         #: The messages of every call, in order (failed calls included).
         self.calls: list[list[dict[str, str]]] = []
         #: ``{"max_tokens", "temperature", "stream"}`` of every call, in the same order.

@@ -3,21 +3,26 @@ from pathlib import PurePath
 from django import forms
 from django.utils.html import format_html, format_html_join
 
-from django_rag.ingestion.extractors import FORMATS_BY_EXTENSION
+from django_rag.ingestion.extractors import extension_map, extractors
 from django_rag.models import Collection, Document
 
 
-FORMAT_NAMES = {"pdf": "PDF", "markdown": "Markdown", "html": "HTML", "text": "text"}
-
-
 def supported_formats() -> list[tuple[str, str]]:
-    """(format name, its extensions) in FORMAT_NAMES order: ("PDF", ".pdf"), ("Markdown", ".markdown, .md")..."""
+    """(format label, its extensions) in the registry's order: ("PDF", ".pdf"), ("Markdown", ".markdown, .md")...
+
+    Formats whose extra is not installed are left out: such a file could only fail."""
     by_format: dict[str, list[str]] = {}
-    for extension, fmt in sorted(FORMATS_BY_EXTENSION.items()):
+    for extension, fmt in sorted(extension_map().items()):
         by_format.setdefault(fmt, []).append(extension)
-    order = list(FORMAT_NAMES)
-    formats = sorted(by_format, key=lambda fmt: order.index(fmt) if fmt in order else len(order))
-    return [(FORMAT_NAMES.get(fmt, fmt), ", ".join(by_format[fmt])) for fmt in formats]
+    return [
+        (extractor.label or fmt, ", ".join(by_format[fmt]))
+        for fmt, extractor in extractors().items() if fmt in by_format and not extractor.missing()
+    ]
+
+
+def accepted_extensions() -> list[str]:
+    usable = {fmt for fmt, extractor in extractors().items() if not extractor.missing()}
+    return sorted(ext for ext, fmt in extension_map().items() if fmt in usable)
 
 
 class UploadForm(forms.ModelForm):
@@ -36,16 +41,16 @@ class UploadForm(forms.ModelForm):
             "Supported: {}",
             format_html_join(", ", '<span class="format">{} ({})</span>', supported_formats()),
         )
-        self.fields["file"].widget.attrs["accept"] = ",".join(sorted(FORMATS_BY_EXTENSION))
+        self.fields["file"].widget.attrs["accept"] = ",".join(accepted_extensions())
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         # Refuse here, with the form still filled in, rather than store a file that can
         # only fail to ingest.
         suffix = PurePath(upload.name).suffix.lower()
-        if suffix not in FORMATS_BY_EXTENSION:
+        if suffix not in accepted_extensions():
             raise forms.ValidationError(
                 f"{suffix or 'Files without an extension'} cannot be searched. "
-                f"Upload one of: {', '.join(sorted(FORMATS_BY_EXTENSION))}."
+                f"Upload one of: {', '.join(accepted_extensions())}."
             )
         return upload

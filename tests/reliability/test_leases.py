@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 import django_rag
@@ -140,6 +142,59 @@ def test_the_periodic_sweep_queues_stale_documents_again(make_document):
     assert lease_of(document) == ("ready", "", None)
     assert_one_copy(document)
     assert requeue_stale() == 0
+
+
+def backdate(document, seconds: float) -> None:
+    Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+
+
+@pytest.mark.django_db
+def test_documents_pending_too_long_are_waiting_whatever_their_task_became(make_document):
+    # Saved with ingestion on save off (the tests' setting): pending, as a document
+    # whose task a killed worker took from the broker stays.
+    lost, fresh = make_document(POLICY, name="lost.md"), make_document(POLICY, name="fresh.md")
+    empty, busy = make_document(name="empty"), make_document(POLICY, name="busy.md")
+    for document in (lost, empty, busy):
+        backdate(document, 120)
+    leave_processing(busy, expired=False)
+    assert list(Document.objects.waiting(60)) == [lost]  # not fresh, empty (nothing to ingest), busy
+    assert set(Document.objects.waiting(0)) == {lost, fresh}
+    assert not Document.objects.waiting(600).exists()
+    for bad in (-1, math.nan, "60", None, True):
+        with pytest.raises(ValueError, match="pending_for"):
+            Document.objects.waiting(bad)
+
+
+@pytest.mark.django_db
+def test_the_sweep_queues_waiting_documents_only_when_asked_and_stamps_them_queued(make_document):
+    from django.test import TestCase
+
+    lost = make_document(POLICY, name="lost.md")
+    backdate(lost, 120)
+    assert requeue_stale() == 0, "without pending_for, pending documents are left alone"
+    with TestCase.captureOnCommitCallbacks(execute=False) as queued:
+        assert requeue_stale(pending_for=60) == 1
+    # Queued again now: a second sweep before the task runs does not queue it twice.
+    assert not Document.objects.waiting(60).exists()
+    for callback in queued:
+        callback()
+    assert lease_of(lost) == ("ready", "", None)
+    assert_one_copy(lost)
+
+
+@pytest.mark.django_db
+def test_rag_ingest_stale_pending_for(make_document, capsys):
+    lost, dead = make_document(POLICY, name="lost.md"), make_document(NEW_POLICY, name="dead.md")
+    backdate(lost, 120)
+    leave_processing(dead, expired=True)
+    call_command("rag_ingest", "--stale", "--pending-for", "60", "--sync")
+    out = capsys.readouterr().out
+    assert "1 documents were left processing" in out and "1 documents were pending for more than 60 s" in out
+    assert lease_of(lost)[0] == lease_of(dead)[0] == "ready"
+    with pytest.raises(CommandError, match="--pending-for goes with --stale"):
+        call_command("rag_ingest", "--pending-for", "60")
+    with pytest.raises(CommandError, match="pending_for must be a finite number"):
+        call_command("rag_ingest", "--stale", "--pending-for", "-5")
 
 
 def worker_overrides(**extra):

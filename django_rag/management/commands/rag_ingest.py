@@ -7,7 +7,7 @@ from django.core.files import File
 from django.core.management.base import CommandError
 from django.utils.text import slugify
 
-from django_rag.ingestion.extractors import FORMATS_BY_EXTENSION
+from django_rag.ingestion.extractors import extension_map
 from django_rag.management.base import DocumentCommand
 from django_rag.models import Collection, Document
 from django_rag.receivers import auto_ingest_paused
@@ -27,11 +27,21 @@ class Command(DocumentCommand):
             "--stale", action="store_true",
             help="Ingest again the documents left 'processing' by a worker that is gone (lease expired).",
         )
+        parser.add_argument(
+            "--pending-for", type=float, metavar="SECONDS",
+            help="With --stale: also the documents 'pending' for more than SECONDS since they were saved or queued "
+            "(their task may have been lost with a worker). Make it longer than a task waits on the queue.",
+        )
         self.add_sync_argument(parser)
 
-    def handle(self, *args, paths, collection=None, force=False, sync=False, stale=False, **options):
+    def handle(self, *args, paths, collection=None, force=False, sync=False, stale=False, pending_for=None,
+               **options):
+        if pending_for is not None and not stale:
+            raise CommandError("--pending-for goes with --stale.")
         if stale:
-            return self.ingest_stale(sync=sync, force=force)
+            if paths:
+                raise CommandError("--stale takes no paths.")
+            return self.ingest_stale(sync=sync, force=force, pending_for=pending_for)
         if not paths:
             raise CommandError("Give files, directories or glob patterns to ingest (or --stale).")
         files = self.expand(paths)
@@ -47,13 +57,22 @@ class Command(DocumentCommand):
         labels = {document.pk: path.name for document, path in zip(documents, files)}
         self.ingest_documents(documents, sync=sync, force=force, labels=labels)
 
-    def ingest_stale(self, *, sync: bool, force: bool) -> None:
+    def ingest_stale(self, *, sync: bool, force: bool, pending_for: float | None = None) -> None:
         stale = list(Document.objects.stuck().order_by("pk"))
-        if not stale:
+        waiting = []
+        if pending_for is not None:
+            try:
+                waiting = list(Document.objects.waiting(pending_for).order_by("pk"))
+            except ValueError as error:
+                raise CommandError(f"--pending-for: {error}") from None
+        if not stale and not waiting:
             self.stdout.write("No stale documents.")
             return
-        self.stdout.write(f"{len(stale)} documents were left processing by a worker that is gone.")
-        self.ingest_documents(stale, sync=sync, force=force)
+        if stale:
+            self.stdout.write(f"{len(stale)} documents were left processing by a worker that is gone.")
+        if waiting:
+            self.stdout.write(f"{len(waiting)} documents were pending for more than {pending_for:g} s.")
+        self.ingest_documents(stale + waiting, sync=sync, force=force)
 
     def expand(self, patterns: list[str]) -> list[Path]:
         found: dict[Path, None] = {}
@@ -63,7 +82,7 @@ class Command(DocumentCommand):
                 path = Path(match)
                 candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
                 for candidate in candidates:
-                    if candidate.suffix.lower() in FORMATS_BY_EXTENSION or not path.is_dir():
+                    if candidate.suffix.lower() in extension_map() or not path.is_dir():
                         found[candidate.resolve()] = None
         return list(found)
 
