@@ -235,6 +235,7 @@ def main() -> None:
     parser.add_argument("--before", help="a checkout whose django_rag is 'before' (e.g. ../main)")
     parser.add_argument("--reuse", action="store_true", help="keep the loaded chunks of an earlier run")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--idle-only", action="store_true", help="only the before/after comparison (with --reuse)")
     parser.add_argument("--child-search", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-reembed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -272,6 +273,8 @@ def main() -> None:
             idle[name] += answer["ms"]
             modules[name] = answer["module"]
     print("idle:", {n: summary(t) for n, t in idle.items()}, modules, file=sys.stderr)
+    if args.idle_only:
+        return
 
     # 2. Searches here while a child re-embeds (index build included).
     during: list[float] = []

@@ -330,3 +330,17 @@ def test_rag_eval_compares_two_embedders_on_the_same_questions(two_embedders, co
         assert f"embedder {django_rag.embedders.embedders[alias].identity}" in out
     with pytest.raises(CommandError):
         call_command("rag_eval", str(questions), "--embedder", "huge", "--no-answers")
+
+
+def test_queued_slices_share_the_work_and_the_next_run_builds_the_index(two_embedders, corpus):
+    _default, large = two_embedders()
+    total = Chunk.objects.count()
+    # The tests' queue runs each task inline: each slice embeds its own range of ids.
+    tasks = reembed.enqueue_slices("large", slice_size=2)
+    assert tasks >= total // 2
+    assert reembed.coverage(large)["missing"] == 0 and reembed.side_index_state(large) == "missing"
+    large.reset()
+    finish = reembed.reembed("large")
+    assert finish.embedded == 0 and large.calls == [] and reembed.side_index_state(large) == "valid"
+    with pytest.raises(CommandError, match="--queue needs a task queue"):
+        call_command("rag_reembed", to="large", queue=True)
