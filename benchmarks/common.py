@@ -33,8 +33,10 @@ sys.path.insert(0, str(REPO))
 
 
 def setup_django(database: str, *, rag: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                 installed: list[str] | None = None, connection: dict[str, Any] | None = None) -> None:
-    """``connection``: keys for ``DATABASES["default"]`` (``CONN_MAX_AGE``, ``OPTIONS``...)."""
+                 installed: list[str] | None = None, connection: dict[str, Any] | None = None,
+                 migrate: bool = True) -> None:
+    """``connection``: keys for ``DATABASES["default"]`` (``CONN_MAX_AGE``, ``OPTIONS``...).
+    ``migrate=False``: a child process on a database its parent migrated."""
     import django
     from django.conf import settings
 
@@ -56,6 +58,8 @@ def setup_django(database: str, *, rag: dict[str, Any] | None = None, extra: dic
         **(extra or {}),
     )
     django.setup()
+    if not migrate:
+        return
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .exceptions import DjangoRAGError, query_failure
-from .models import ApiKey, Chunk, Collection, Document, EvalResult, EvalRun, QueryLog
+from .models import ApiKey, Chunk, Collection, Document, EmbedderState, EvalResult, EvalRun, QueryLog
 from .generation import ask
 from .tasks import INGEST_TASK, queue_documents
 
@@ -567,3 +567,57 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_keys(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
+
+
+# -- Embedders ----------------------------------------------------------------------------
+
+@admin.register(EmbedderState)
+class EmbedderStateAdmin(admin.ModelAdmin):
+    """Which embedder searches use, and how far each one covers the chunks (read-only).
+
+    Switching is ``rag_activate_embedder``'s job: it refuses an embedder that misses
+    chunks, which a form here could not say as clearly. See docs/embedding-models.md.
+    """
+
+    change_list_template = "admin/django_rag/embedderstate/change_list.html"
+    list_display = ["alias", "active", "side_table", "coverage_display", "identity", "activated_at"]
+    readonly_fields = ["alias", "identity", "dimensions", "active", "side_table", "progress", "created_at", "activated_at"]
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("coverage"))
+    def coverage_display(self, obj):
+        from . import reembed
+
+        if obj.alias not in reembed.embedders or reembed.embedders[obj.alias].identity != obj.identity:
+            return _("settings changed")
+        counts = reembed.coverage(reembed.embedders[obj.alias], side=obj.side_table)
+        return _coverage_text(counts)
+
+    def changelist_view(self, request, extra_context=None):
+        from . import reembed
+
+        # Every configured embedder, rows or not (before any re-embedding there are none).
+        entries = []
+        if self.has_view_permission(request):
+            for entry in reembed.status():
+                entry["coverage_text"] = _coverage_text(entry["coverage"]) if "coverage" in entry else "-"
+                entries.append(entry)
+        return super().changelist_view(request, {**(extra_context or {}), "embedder_status": entries})
+
+
+def _coverage_text(counts: dict[str, int]) -> str:
+    total = counts["total"]
+    share = f"{counts['covered'] / total:.1%}" if total else "-"
+    text = f"{counts['covered']:,} / {total:,} chunks ({share})"
+    if counts.get("failed"):
+        text += f", {counts['failed']:,} failed"
+    return text

@@ -604,6 +604,64 @@ def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
     return messages
 
 
+@register(Tags.database, "django_rag")
+def check_embedder_state(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
+    """E100-E103: the embedder state stored in the database against the settings (docs/embedding-models.md)."""
+    from .embedders import embedders
+    from .reembed import state_database
+
+    messages: list[Any] = []
+    using = state_database()
+    if using not in (databases or []):
+        return messages
+    try:
+        with connections[using].cursor() as cursor:
+            if "django_rag_embedderstate" not in connections[using].introspection.table_names(cursor):
+                return messages  # before migrate
+            cursor.execute("SELECT alias, identity, active, side_table FROM django_rag_embedderstate ORDER BY alias")
+            rows = cursor.fetchall()
+    except DatabaseError:
+        return messages  # check_database reports an unreachable database (W002)
+    for alias, identity, active, side_table in rows:
+        if alias not in embedders:
+            if active:
+                messages.append(Error(
+                    f"The active embedder {alias!r} (stored in the database) is not in DJANGO_RAG['EMBEDDERS']: "
+                    "every search will fail.",
+                    hint=f"Put {alias!r} back in EMBEDDERS, or activate another: `manage.py rag_activate_embedder default`.",
+                    id="django_rag.E100",
+                ))
+            elif side_table:
+                messages.append(Error(
+                    f"Embedder {alias!r} was re-embedded (its vectors are stored) but is no longer in "
+                    "DJANGO_RAG['EMBEDDERS']: new documents get no vectors of it.",
+                    hint=f"Put it back, or free its vectors with `manage.py rag_reembed --drop {alias}`.",
+                    id="django_rag.E101",
+                ))
+            continue
+        try:
+            configured = embedders[alias].identity
+        except Exception:
+            continue  # reported by E001
+        if configured == identity:
+            continue
+        if active:
+            messages.append(Error(
+                f"The active embedder {alias!r} now makes {configured}, but the stored vectors were made by "
+                f"{identity}: semantic search compares vectors of two models.",
+                hint=f"Restore its settings, or re-embed: `rag_reembed --to NEW_ALIAS`, then `rag_activate_embedder NEW_ALIAS`.",
+                id="django_rag.E102",
+            ))
+        elif side_table:
+            messages.append(Error(
+                f"Embedder {alias!r} now makes {configured}, but its re-embedded vectors were made by {identity}; "
+                "new documents get none, and activating it is refused.",
+                hint=f"Restore its settings, or `rag_reembed --drop {alias}` then `rag_reembed --to {alias}`.",
+                id="django_rag.E103",
+            ))
+    return messages
+
+
 @register("django_rag")
 def check_extractors(app_configs=None, **kwargs: Any) -> list[CheckMessage]:
     """E110-E114: DJANGO_RAG["EXTRACTORS"], a site's own formats (docs/ingestion.md)."""

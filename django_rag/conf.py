@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # DATABASES alias that searches, ask() and the API read from (a streaming replica);
     # None: wherever Django's database routers send reads. Writes never go there.
     "READ_DATABASE": None,
+    # Seconds each process keeps the active embedder it read from the database
+    # (rag_activate_embedder): every process switches within this time.
+    "EMBEDDER_STATE_TTL": 1.0,
     # Django cache alias for query embeddings and answers (None: no caching).
     "CACHE": "default",
     "EMBEDDING_CACHE_TIMEOUT": 24 * 3600,
@@ -190,6 +193,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "NO_ANSWER_MIN_SIMILARITY": (int, float),
     "MAX_QUESTION_LENGTH": int,
     "READ_DATABASE": (str, type(None)),
+    "EMBEDDER_STATE_TTL": (int, float),
     "CACHE": (str, type(None)),
     "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
     "ANSWER_CACHE_TIMEOUT": (int, type(None)),
@@ -232,6 +236,7 @@ SETTING_RANGES: dict[str, tuple[float | None, float | None]] = {
     "EVAL_JUDGE_CACHE_TIMEOUT": (0, _TEN_YEARS),
     "PROCESSING_TIMEOUT": (0, _TEN_YEARS),
     "BUSY_WAIT_SECONDS": (0, _TEN_YEARS),
+    "EMBEDDER_STATE_TTL": (0, 3600),
 }
 
 @cache

@@ -252,6 +252,47 @@ class Chunk(models.Model):
         return self.compose_embedding_text(self.context, self.content)
 
 
+class EmbedderState(models.Model):
+    """What the database knows of one embedder: whether searches use it, and where its vectors are.
+
+    The active embedder is stored here rather than in settings, so that every process of
+    a site switches together (``rag_activate_embedder``). With no row marked active,
+    searches use ``DJANGO_RAG["EMBEDDERS"]["default"]``. An embedder re-embedded with
+    ``rag_reembed --to`` keeps its vectors in the side table ``django_rag_chunk_embedding``
+    (``side_table``); the others' vectors are ``Chunk.embedding``. See
+    docs/embedding-models.md and :mod:`django_rag.reembed`.
+    """
+
+    alias = models.CharField(_("alias"), max_length=100, unique=True, help_text=_('An entry of DJANGO_RAG["EMBEDDERS"].'))
+    identity = models.CharField(
+        _("identity"), max_length=255, help_text=_("The model and options the stored vectors were made with.")
+    )
+    dimensions = models.PositiveIntegerField(_("dimensions"))
+    active = models.BooleanField(_("active"), default=False, help_text=_("Searches and ask() use this embedder."))
+    side_table = models.BooleanField(
+        _("re-embedded"), default=False,
+        help_text=_("Its vectors were made by rag_reembed and live beside the chunks, one row per chunk."),
+    )
+    progress = models.JSONField(_("progress"), default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name = _("embedder")
+        verbose_name_plural = _("embedders")
+        # Read-only in the admin: switching is rag_activate_embedder's job (it checks coverage).
+        default_permissions = ("view",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="django_rag_embedderstate_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.alias
+
+
 class QueryLog(models.Model):
     """One question asked through :func:`django_rag.ask` and what happened to it."""
 

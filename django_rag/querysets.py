@@ -118,10 +118,18 @@ class RetrievalMixin:
     """
 
     def for_embedder(self, embedder=None):
-        """Chunks whose vectors were made by ``embedder`` (an embedder, an alias, or the default)."""
+        """Chunks that have a vector of ``embedder`` (an embedder, an alias, or the active one)."""
+        from django.db.models.expressions import RawSQL
+
+        from .reembed import SIDE_TABLE, in_side_table
         from .retrieval import resolve_embedder
 
-        return self.filter(embedder=resolve_embedder(embedder).identity)
+        model = resolve_embedder(embedder)
+        if in_side_table(model, self.db):
+            return self.filter(pk__in=RawSQL(
+                f"SELECT chunk_id FROM {SIDE_TABLE} WHERE embedder = %s AND embedding IS NOT NULL", [model.identity]
+            ))
+        return self.filter(embedder=model.identity)
 
     def semantic(
         self,
@@ -225,7 +233,11 @@ class RetrievalMixin:
                 vector = model.validate([model.embed_query(query)], 1)[0]
             if len(vector) != model.dimensions:
                 raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
-            semantic_part = retrieval.semantic_leg(vector, model, opts.candidates, chunk_filter)
+            from .reembed import in_side_table
+
+            semantic_part = retrieval.semantic_leg(
+                vector, model, opts.candidates, chunk_filter, side_table=in_side_table(model, self.db)
+            )
         if keyword:
             keyword_part = retrieval.keyword_leg(query, opts.candidates, opts.postings_per_term, language, chunk_filter)
         return retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts, top=top)

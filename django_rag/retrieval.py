@@ -54,8 +54,11 @@ def check_mode(mode: str) -> None:
 
 
 def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
+    """The embedder given (an alias or an instance), else the active one (``rag_activate_embedder``)."""
     if embedder is None:
-        return get_embedder()
+        from .reembed import active_alias
+
+        return get_embedder(active_alias())
     if isinstance(embedder, str):
         return get_embedder(embedder)
     return embedder
@@ -170,15 +173,20 @@ _configured_connections: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDi
 
 
 def semantic_leg(
-    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None
+    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None,
+    *, side_table: bool = False,
 ) -> tuple[str, list[Any]]:
     """``(id, rank, distance)`` of the ``limit`` nearest chunks.
 
     The filter is a plain ``IN (subquery)``: the planner weighs it against the HNSW scan
     and picks an exact scan of the admitted rows when they are few (the figures for
-    broad and narrow filters: benchmarks/RESULTS.md).
+    broad and narrow filters: benchmarks/RESULTS.md). ``side_table``: the embedder's
+    vectors are in ``django_rag_chunk_embedding`` (re-embedded, see
+    :mod:`django_rag.reembed`), searched the same way through its own partial index.
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
+    if side_table:
+        return _side_semantic_leg(vector, embedder, limit, chunk_filter, dims, kind)
     where = "c.embedder = %s"
     params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
@@ -191,6 +199,26 @@ def semantic_leg(
         f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
     )
     # The vector literal comes first in the SELECT list, before the WHERE parameters.
+    return sql, params
+
+
+def _side_semantic_leg(
+    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None, dims: int, kind: str
+) -> tuple[str, list[Any]]:
+    from .reembed import SIDE_TABLE
+
+    # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
+    where = "e.embedder = %s AND e.embedding IS NOT NULL"
+    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
+    if chunk_filter is not None:
+        where += f" AND e.chunk_id IN ({chunk_filter.sql})"
+        params.extend(chunk_filter.params)
+    params.append(limit)
+    sql = (
+        "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
+        f"SELECT e.chunk_id AS id, (e.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
+        f"FROM {SIDE_TABLE} e WHERE {where} ORDER BY distance LIMIT %s) nearest"
+    )
     return sql, params
 
 

@@ -95,3 +95,14 @@ def _terminate_stray_connections(django_db_setup, django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_embedder_state():
+    # Each process remembers the active embedder for EMBEDDER_STATE_TTL seconds; a test's
+    # rolled-back activation must not outlive it in the next test.
+    from django_rag import reembed
+
+    reembed.clear_cache()
+    yield
+    reembed.clear_cache()

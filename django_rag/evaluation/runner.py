@@ -52,7 +52,7 @@ def evaluate(
     llm: str = DEFAULT_LLM_ALIAS,
     judge_llm: str | None = None,
     use_ragas: bool | None = None,
-    embedder: str = DEFAULT_EMBEDDER_ALIAS,
+    embedder: str | None = None,
     name: str = "",
     user: Any = None,
     progress: Progress | None = None,
@@ -70,8 +70,12 @@ def evaluate(
     ``DJANGO_RAG["EVAL_JUDGE_LLM"]`` or ``llm``); ``None`` does so when the judge can
     write text (not the extractive LLM). Other keyword arguments go to the search
     (``candidates``, ``weights``, ``rrf_k``...). ``progress(done, total, label)`` is
-    called after each question.
+    called after each question. ``embedder``: the alias whose vectors the semantic leg
+    searches (default: the active one, see ``rag_activate_embedder``), so that two
+    embedders compare on the same questions before a switch.
     """
+    from ..reembed import in_side_table
+
     modes = _modes(mode)
     k = validation.k_value(k)
     if limit is not None:
@@ -85,8 +89,12 @@ def evaluate(
     questions = dataset.questions[:limit] if limit else dataset.questions
     # Configuration errors surface before a corpus is loaded or a run is stored.
     judge = _make_judge(answers, llm, judge_llm, embedder, use_ragas)
+    model = resolve_embedder(embedder)
     if dataset.format == BEIR:
-        collection = ingest_beir_corpus(dataset, collection, embedder=embedder, progress=progress)
+        # A re-embedded embedder's vectors come with ingestion (django_rag.reembed): the
+        # corpus is ingested with the chunks' own embedder, never re-ingested per embedder.
+        ingest_with = DEFAULT_EMBEDDER_ALIAS if embedder is None or in_side_table(model) else embedder
+        collection = ingest_beir_corpus(dataset, collection, embedder=ingest_with, progress=progress)
         id_field = f"metadata.{BEIR_ID}"
     else:
         collection = _resolve_collection(collection)
@@ -99,7 +107,6 @@ def evaluate(
         # that name a document missing from the corpus count as not found, as in BEIR.)
         _check_relevant_ids(questions, external_ids, id_field)
 
-    model = resolve_embedder(embedder)
     query_vectors: dict[str, list[float]] = {}
     runs = []
     for current_mode in modes:
@@ -258,7 +265,7 @@ def _check_relevant_ids(questions: Iterable[EvalQuestion], external_ids: dict[in
                 )
 
 
-def _make_judge(answers: bool | None, llm: str, judge_llm: str | None, embedder: str, use_ragas: bool | None):
+def _make_judge(answers: bool | None, llm: str, judge_llm: str | None, embedder: str | None, use_ragas: bool | None):
     from ..llms import get_llm
 
     if answers is False:

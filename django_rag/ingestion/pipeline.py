@@ -21,7 +21,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
-from .. import validation
+from .. import reembed, validation
 from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
 from ..exceptions import (
@@ -291,6 +291,7 @@ def ingest(
             replace_chunks(
                 doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
                 language=work.language, using=using, document_fields=outcome, lease=lease,
+                side_vectors=work.side_vectors,
             )
             _save_titles([work], using)
             return _finish(work, outcome, write_seconds=time.perf_counter() - t)
@@ -381,6 +382,8 @@ class _DocumentInProgress:
     drafts: list[ChunkDraft] = field(default_factory=list)
     contexts: list[str] = field(default_factory=list)
     vectors: list[list[float]] = field(default_factory=list)
+    # {identity: vectors} of the embedders being re-embedded or re-embedded (django_rag.reembed).
+    side_vectors: dict[str, list[list[float]]] = field(default_factory=dict)
     lease: Lease | None = None
     named: bool = False  # the title came from the content (_name_document)
     # This document's own seconds (reading, extracting, splitting, embedding): in a batch the
@@ -464,10 +467,11 @@ def _build(work: _DocumentInProgress) -> None:
 
     work.contexts = [chunk_context(work.doc.title, draft.metadata) for draft in work.drafts]
     t = time.perf_counter()
-    work.vectors = embed_in_batches(
-        work.embedder,
-        [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)],
-        heartbeat=work.lease.renew if work.lease is not None else None,
+    texts = [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)]
+    heartbeat = work.lease.renew if work.lease is not None else None
+    work.vectors = embed_in_batches(work.embedder, texts, heartbeat=heartbeat)
+    work.side_vectors = reembed.side_vectors(
+        texts, work.embedder, work.vectors, using=work.doc._state.db or "default", heartbeat=heartbeat
     )
     timings["embed"] = time.perf_counter() - t
 
@@ -631,6 +635,7 @@ def _write_batch(batch: list[_DocumentInProgress], using: str, report: Callable[
                 ),
                 using=using,
             )
+            reembed.write_side_vectors([(w.doc.pk, w.side_vectors) for w in batch], using)
             # Each document's share of the write so far, by its chunks: its own time then.
             total_chunks = sum(len(w.drafts) for w in batch) or 1
             written = time.perf_counter() - t
@@ -661,6 +666,7 @@ def _write_one(work: _DocumentInProgress, using: str, report: Callable[[IngestRe
         replace_chunks(
             work.doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
             language=work.language, using=using, document_fields=outcome, lease=work.lease,
+            side_vectors=work.side_vectors,
         )
     except LeaseLost as exc:
         report(IngestResult(work.doc.pk, "busy", error=str(exc), error_code=exc.code, timings=work.timings))
@@ -758,6 +764,7 @@ def replace_chunks(
     using: str = "default",
     document_fields: dict[str, Any] | None = None,
     lease: Lease | None = None,
+    side_vectors: dict[str, list[list[float]]] | None = None,
 ) -> None:
     """Swap a document's chunks in one transaction: readers see the old set or the new one.
 
@@ -765,9 +772,14 @@ def replace_chunks(
     signature must commit with the chunks it describes: were it written afterwards and
     that write failed, the next ingest of the old content would call the new chunks
     "unchanged". With a ``lease``, raises :class:`~django_rag.exceptions.LeaseLost`
-    (writing nothing) when another worker took the document over.
+    (writing nothing) when another worker took the document over. ``side_vectors``: the
+    chunks' vectors for the embedders being re-embedded (:mod:`django_rag.reembed`),
+    computed here when not given.
     """
     contexts = contexts if contexts is not None else [""] * len(drafts)
+    if side_vectors is None:
+        texts = [Chunk.compose_embedding_text(context, d.content) for context, d in zip(contexts, drafts)]
+        side_vectors = reembed.side_vectors(texts, embedder, vectors, using=using)
     rows = (
         (doc.pk, index, draft.content, draft.metadata, vector, embedder.identity, language, context)
         for index, (draft, vector, context) in enumerate(zip(drafts, vectors, contexts, strict=True))
@@ -782,6 +794,7 @@ def replace_chunks(
                 raise LeaseLost(f"Document {doc.pk} was taken over by another worker; its chunks were left alone.")
         Chunk.objects.using(using).filter(document_id=doc.pk)._raw_delete(using)
         copy_rows(rows, using=using)
+        reembed.write_side_vectors([(doc.pk, side_vectors)], using)
         if document_fields:
             Document.objects.using(using).filter(pk=doc.pk).update(**document_fields)
 

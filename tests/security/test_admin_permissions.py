@@ -35,7 +35,7 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, reverse
 
 import django_rag
-from django_rag.models import ApiKey, Collection, Document, EvalResult, EvalRun, QueryLog
+from django_rag.models import ApiKey, Collection, Document, EmbedderState, EvalResult, EvalRun, QueryLog
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +138,9 @@ def build_world(staff) -> World:
     run("Zqhidnobody quorumvote", by=None, collection=None, hidden=True)
     run("Zqhidstalerun quorumvote", by=staff, collection=board, hidden=True)
 
+    # Embedders hold nothing of anyone's: whoever may view them sees them all, and nobody
+    # writes them through the admin (rag_activate_embedder does).
+    world.add(EmbedderState.objects.create(alias="default", identity="hashing:test", dimensions=384, active=True), hidden=False)
     world.add(ApiKey.create_key(staff, "My quorumvote key")[0], hidden=False)
     for owner, name in ((other, "zqhidkey quorumvote colleague"), (boss, "zqhidkey quorumvote boss")):
         key = world.add(ApiKey.create_key(owner, name)[0], hidden=True)
@@ -261,7 +264,7 @@ def walk_admin(walk: Walk, links: dict[type[models.Model], list[str]], actions: 
         before = snapshot(world)
         every_row = list(model._base_manager.values_list("pk", flat=True))
         # One row of each kind (tests the oracle test does not repeat: every hidden row).
-        some = [world.hidden[model][0], *world.visible.get(model, [])[:1], MISSING_PK]
+        some = [*world.hidden.get(model, [])[:1], *world.visible.get(model, [])[:1], MISSING_PK]
         posts = [(_url(model, "add"), {}, "empty add form")]
         posts += [(_url(model, "change", pk), {}, "empty change form") for pk in some]
         posts += [(_url(model, "delete", pk), {"post": "yes"}, "confirmed delete") for pk in some]

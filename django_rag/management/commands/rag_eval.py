@@ -50,6 +50,11 @@ class Command(BaseCommand):
             help="Also generate answers and score them with the LLM judge (default: when the judge writes text).",
         )
         answers.add_argument("--no-answers", dest="answers", action="store_false", help="Retrieval metrics only.")
+        parser.add_argument(
+            "--embedder",
+            help="Embedder alias whose vectors are searched (default: the active one); compare two before "
+            "rag_activate_embedder.",
+        )
         parser.add_argument("--llm", default="default", help="LLM alias that answers (default: default).")
         parser.add_argument("--judge-llm", help='LLM alias that judges (default: DJANGO_RAG["EVAL_JUDGE_LLM"] or --llm).')
 
@@ -77,7 +82,7 @@ class Command(BaseCommand):
                 options["dataset"], mode=options["mode"], k=options["k"], collection=options["collection"],
                 split=options["split"], id_field=options["id_field"], limit=options["limit"],
                 answers=options["answers"], llm=options["llm"], judge_llm=options["judge_llm"],
-                name=options["name"], progress=progress, **search,
+                name=options["name"], progress=progress, embedder=options["embedder"], **search,
             )
         except (DatasetError, DjangoRAGError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
