@@ -197,7 +197,7 @@ def vector_store(runner) -> dict:
     and a query ``q``."""
     from django.db.models import Q
 
-    from django_rag.langchain import DjangoRAGVectorStore
+    from django_rag.integrations.langchain import DjangoRAGVectorStore
 
     Collection.objects.create(name="HR handbook", slug="handbook")
     store = DjangoRAGVectorStore("handbook")
