@@ -121,7 +121,7 @@ class RetrievalMixin:
         """Chunks that have a vector of ``embedder`` (an embedder, an alias, or the active one)."""
         from django.db.models.expressions import RawSQL
 
-        from .reembed import SIDE_TABLE, in_side_table
+        from .embedder_state import SIDE_TABLE, in_side_table
         from .retrieval import resolve_embedder
 
         model = resolve_embedder(embedder)
@@ -233,7 +233,7 @@ class RetrievalMixin:
                 vector = model.validate([model.embed_query(query)], 1)[0]
             if len(vector) != model.dimensions:
                 raise ValueError(f"vector has {len(vector)} dimensions; embedder {model.alias!r} makes {model.dimensions}.")
-            from .reembed import in_side_table
+            from .embedder_state import in_side_table
 
             semantic_part = retrieval.semantic_leg(
                 vector, model, opts.candidates, chunk_filter, side_table=in_side_table(model, self.db)

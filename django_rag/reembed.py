@@ -37,11 +37,11 @@ from django.utils import timezone
 
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder, embedders
+from .embedder_state import SIDE_TABLE
 from .exceptions import DjangoRAGError, EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable
 
 logger = logging.getLogger("django_rag.reembed")
 
-SIDE_TABLE = "django_rag_chunk_embedding"
 CHUNK_TABLE = "django_rag_chunk"
 #: Re-embedding stops after this many batches in a row fail (the provider is down):
 #: recording every chunk of the corpus as failed would tell nothing more.
@@ -52,73 +52,18 @@ class ReembedError(DjangoRAGError):
     """A re-embedding, activation or drop that cannot be done as asked; the message says why."""
 
 
-# --- the state, as each process sees it -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The embedder state of one database at one moment."""
-
-    active: str = DEFAULT_EMBEDDER_ALIAS
-    #: identity -> alias, for the embedders whose vectors are in the side table.
-    side: dict[str, str] = field(default_factory=dict)
-    #: alias -> identity recorded, for every row.
-    identities: dict[str, str] = field(default_factory=dict)
-
-
-_snapshots: dict[str, tuple[float, Snapshot]] = {}
-
-
-def state_database() -> str:
-    from .models import EmbedderState
-
-    return router.db_for_write(EmbedderState)
-
-
-def snapshot(using: str | None = None) -> Snapshot:
-    """The state of ``using``, read at most once per ``EMBEDDER_STATE_TTL`` seconds per process."""
-    using = using or state_database()
-    now = time.monotonic()
-    cached = _snapshots.get(using)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    state = _load(using)
-    _snapshots[using] = (now + float(get_setting("EMBEDDER_STATE_TTL")), state)
-    return state
-
-
-def clear_cache() -> None:
-    """Forget the state read so far: the next search reads it again."""
-    _snapshots.clear()
-
-
-def _load(using: str) -> Snapshot:
-    from .models import EmbedderState
-
-    try:
-        # A savepoint, so that a missing table (migrations not applied yet) does not
-        # leave the caller's transaction aborted.
-        with transaction.atomic(using=using):
-            rows = list(EmbedderState.objects.using(using).values_list("alias", "identity", "active", "side_table"))
-    except ProgrammingError:
-        logger.warning("The embedder state table is missing: run `manage.py migrate`.")
-        return Snapshot()
-    active = next((alias for alias, _identity, is_active, _side in rows if is_active), DEFAULT_EMBEDDER_ALIAS)
-    return Snapshot(
-        active=active,
-        side={identity: alias for alias, identity, _active, side in rows if side},
-        identities={alias: identity for alias, identity, _active, _side in rows},
-    )
-
-
-def active_alias(using: str | None = None) -> str:
-    """The alias searches use when they are not given an embedder."""
-    return snapshot(using).active
-
-
-def in_side_table(embedder: BaseEmbedder, using: str | None = None) -> bool:
-    """Whether ``embedder``'s vectors are searched in the side table rather than in ``Chunk.embedding``."""
-    return embedder.identity in snapshot(using).side
+# The state as each process sees it lives with the models (searches read it):
+# django_rag.embedder_state. Imported here so that reembed.snapshot() etc. keep working.
+from .embedder_state import (  # noqa: E402
+    Snapshot,
+    _load,
+    _snapshots,
+    active_alias,
+    clear_cache,
+    in_side_table,
+    snapshot,
+    state_database,
+)
 
 
 def side_index_name(embedder: BaseEmbedder) -> str:
@@ -699,26 +644,23 @@ def status(using: str = "default") -> list[dict[str, Any]]:
 # --- the queue ----------------------------------------------------------------------------
 
 
-def enqueue_slices(alias: str, *, slice_size: int = 5000, rate: float | None = None, using: str = "default") -> int:
-    """Split the chunks still to do into id ranges, one task each (``rag_reembed --queue``); returns how many.
+def slices(alias: str, *, slice_size: int = 5000, using: str = "default") -> list[tuple[int, int]]:
+    """The chunk id ranges ``(first, last]`` still to re-embed for ``alias``, ``slice_size`` ids each.
 
-    Each worker takes a range, so several share the work. ``rate`` is divided by
-    nothing: it applies to each task.
+    ``django_rag.tasks.queue_reembed_slices`` queues one task per range
+    (``rag_reembed --queue``), so several workers share the work.
     """
-    from .tasks import enqueue
-
     prepare(alias, using)
     with connections[using].cursor() as cursor:
         cursor.execute(f"SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM {CHUNK_TABLE}")
         low, high = cursor.fetchone()
-    count = 0
+    ranges = []
     start = low - 1
     while start < high:
         stop = min(start + slice_size, high)
-        enqueue("django_rag.reembed.reembed_task", alias, start, stop, rate)
-        count += 1
+        ranges.append((start, stop))
         start = stop
-    return count
+    return ranges
 
 
 def reembed_task(alias: str, first_id: int, last_id: int, rate: float | None = None) -> dict[str, Any]:
@@ -732,6 +674,6 @@ def reembed_task(alias: str, first_id: int, last_id: int, rate: float | None = N
 
 
 __all__ = [
-    "ReembedError", "Snapshot", "activate", "active_alias", "clear_cache", "coverage", "drop", "reembed", "snapshot",
+    "ReembedError", "Snapshot", "activate", "slices", "active_alias", "clear_cache", "coverage", "drop", "reembed", "snapshot",
     "status",
 ]

@@ -56,7 +56,7 @@ def check_mode(mode: str) -> None:
 def resolve_embedder(embedder: BaseEmbedder | str | None) -> BaseEmbedder:
     """The embedder given (an alias or an instance), else the active one (``rag_activate_embedder``)."""
     if embedder is None:
-        from .reembed import active_alias
+        from .embedder_state import active_alias
 
         return get_embedder(active_alias())
     if isinstance(embedder, str):
@@ -205,7 +205,7 @@ def semantic_leg(
 def _side_semantic_leg(
     vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None, dims: int, kind: str
 ) -> tuple[str, list[Any]]:
-    from .reembed import SIDE_TABLE
+    from .embedder_state import SIDE_TABLE
 
     # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
     where = "e.embedder = %s AND e.embedding IS NOT NULL"

@@ -215,3 +215,16 @@ def queue_documents(documents: Any, task: str, **options: Any) -> tuple[int, int
         for document_id in ids:
             transaction.on_commit(partial(enqueue, task, document_id, **options), robust=True)
     return len(ids), skipped
+
+
+def queue_reembed_slices(alias: str, *, slice_size: int = 5000, rate: float | None = None, using: str = "default") -> int:
+    """Queue a re-embedding into ``alias`` as one task per id range (``rag_reembed --queue``); returns how many.
+
+    Each worker takes a range, so several share the work; ``rate`` applies to each task.
+    """
+    from .reembed import slices
+
+    ranges = slices(alias, slice_size=slice_size, using=using)
+    for first_id, last_id in ranges:
+        enqueue("django_rag.reembed.reembed_task", alias, first_id, last_id, rate)
+    return len(ranges)

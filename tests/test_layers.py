@@ -28,12 +28,12 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("formats", ["django_rag.ingestion.extractors", "django_rag.ingestion.sandbox", "django_rag.markdown"]),
     ("backends", ["django_rag.backends", "django_rag.providers", "django_rag.embedders", "django_rag.llms"]),
     # Below the models: it gets them through the QuerySet it is given.
-    ("retrieval", ["django_rag.retrieval", "django_rag.vector_indexes", "django_rag.fastpaths"]),
+    ("retrieval", ["django_rag.retrieval", "django_rag.vector_indexes", "django_rag.fastpaths", "django_rag.embedder_state"]),
     ("models", [
         "django_rag.models", "django_rag.querysets", "django_rag.access", "django_rag.routing",
         "django_rag.fields", "django_rag.files",
     ]),
-    ("ingestion", ["django_rag.ingestion"]),
+    ("ingestion", ["django_rag.ingestion", "django_rag.reembed"]),
     ("tasks", ["django_rag.tasks", "django_rag.receivers", "django_rag.registry"]),
     ("generation", ["django_rag.generation"]),
     # What sites and people use: the public functions, HTTP, the admin, commands, checks.

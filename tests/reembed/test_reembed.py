@@ -10,6 +10,7 @@ from django.db import connection
 import django_rag
 from django_rag import reembed
 from django_rag.models import Chunk, Document, EmbedderState
+from django_rag.tasks import queue_reembed_slices
 
 pytestmark = pytest.mark.django_db
 
@@ -336,7 +337,7 @@ def test_queued_slices_share_the_work_and_the_next_run_builds_the_index(two_embe
     _default, large = two_embedders()
     total = Chunk.objects.count()
     # The tests' queue runs each task inline: each slice embeds its own range of ids.
-    tasks = reembed.enqueue_slices("large", slice_size=2)
+    tasks = queue_reembed_slices("large", slice_size=2)
     assert tasks >= total // 2
     assert reembed.coverage(large)["missing"] == 0 and reembed.side_index_state(large) == "missing"
     large.reset()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_rag import reembed
 from django_rag.exceptions import DjangoRAGError
 from django_rag.management.progress import ProgressBar
-from django_rag.tasks import queue_name
+from django_rag.tasks import queue_name, queue_reembed_slices
 
 
 class Command(BaseCommand):
@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 "--queue needs a task queue, and DJANGO_RAG['QUEUE'] runs tasks inline here: set up django-q2 "
                 "(docs/deployment.md), or run without --queue."
             )
-        tasks = reembed.enqueue_slices(alias, rate=rate)
+        tasks = queue_reembed_slices(alias, rate=rate)
         self.stdout.write(self.style.SUCCESS(
             f"{tasks} re-embedding tasks queued ({queue_name()}). Follow them with --status; then run "
             f"`rag_reembed --to {alias}` once more to do any leftovers and build the index."
