@@ -93,6 +93,9 @@ def test_other_startup_options_still_get_the_set(fresh_connection):
 def test_django_pool_sets_each_server_connection_once(fresh_connection):
     pytest.importorskip("psycopg_pool")
     other, statements = fresh_connection(pool={"min_size": 1, "max_size": 1}), Statements()
+    # Django keeps one pool per alias on the class for the whole process: a pool another
+    # test left open would be handed out here, with its own connections.
+    assert other.alias not in type(other)._connection_pools, "an earlier test left a pool open"
     with other.execute_wrapper(statements):
         for _ in range(3):  # three "requests", one server connection
             other.ensure_connection()

@@ -207,6 +207,9 @@ class Runner:
                         assert cursor.fetchone() == (1,)
                 finally:
                     handler.close_all()
+                    # Django keeps pools per alias on the class, for the whole process: a
+                    # pool left open here would be the next test's "default" pool.
+                    handler[alias].close_pool()
             if alias != "default":
                 new_aliases[alias] = {**test_db, **entry}
         # E090 (READ_DATABASE names an alias) reads connections.settings: give it the new aliases.
