@@ -13,6 +13,7 @@ at all (see docs/security.md).
 from __future__ import annotations
 
 import posixpath
+import re
 import secrets
 from typing import Any
 from urllib.parse import urljoin
@@ -33,9 +34,18 @@ def upload_path(instance: Any, filename: str) -> str:
 
     The random part also keeps two uploads of ``salaries.pdf`` apart, so the stored
     name never gains the storage's ``_AbCdEf`` suffix that would reveal the other one.
+    Only the name's last part is kept, without control characters: a name from
+    elsewhere than a form (``document.file.save(name, ...)``) may hold ``../`` or
+    ``C:\\Users\\...``, which Django would refuse as a path traversal.
     """
     month = timezone.now().strftime("%Y/%m")
-    return f"django_rag/{month}/{secrets.token_urlsafe(16)}/{filename}"
+    name = posixpath.basename(_CONTROL_CHARACTERS.sub("", filename or "").replace("\\", "/")).strip() or "upload"
+    if name in (".", ".."):
+        name = "upload"
+    return f"django_rag/{month}/{secrets.token_urlsafe(16)}/{name}"
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DocumentStorage(LazyObject):

@@ -53,8 +53,11 @@ class Source:
     @classmethod
     def from_chunk(cls, number: int, chunk: Chunk) -> Source:
         document = chunk.document
-        page = chunk.metadata.get("page") if isinstance(chunk.metadata, dict) else None
-        url = cls.link(document, page)
+        metadata = chunk.metadata if isinstance(chunk.metadata, dict) else {}
+        page = metadata.get("page")
+        # A browser opens a PDF at "#page=3"; a Word file's pages are only where its
+        # page breaks were (chunks made before chunks named their format are PDFs' or none).
+        url = cls.link(document, page if metadata.get("format", "pdf") == "pdf" else None)
         snippet = chunk.content if len(chunk.content) <= 300 else chunk.content[:297].rsplit(" ", 1)[0] + "…"
         return cls(
             number=number, chunk_id=chunk.pk, document_id=document.pk, title=str(document), url=url, page=page,

@@ -28,10 +28,12 @@ from ..exceptions import (
     DocumentBusy, EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable, FileTooLarge, IngestionError, LeaseLost,
     MissingFile, UnknownLanguage,
 )
+from ..files import display_name
 from ..models import Chunk, Document
 from ..redaction import redact
 from ..signals import document_ingested, ingestion_failed
 from .extractors import Extracted, detect_format, extract, signature_of
+from .extractors.base import clean_value
 from .leases import Lease, lease_fields
 from .splitting import ChunkDraft, split_sections, splitter_options
 from .writer import copy_rows
@@ -121,12 +123,14 @@ def read_source(document: Document) -> tuple[bytes, str, str | None]:
 
 
 def ingest_signature(
-    content_hash: str, embedder: BaseEmbedder, language: str, title: str = "", *, format: str | None = None
+    content_hash: str, embedder: BaseEmbedder, language: str, title: str = "", *, format: str | None = None,
+    name: str = "",
 ) -> str:
     """Everything that decides what the chunks look like; equal signatures mean equal chunks.
 
     The extractor's version is part of it: after an upgrade that changes how a format
     is read, ``rag_reindex`` re-ingests the documents of that format (and no others).
+    ``name``, the file's (stored) name: each chunk's metadata names the file.
     """
     payload = {
         "content": content_hash,
@@ -136,8 +140,26 @@ def ingest_signature(
         "extractor": signature_of(format),
         # The title is part of every chunk's context when CHUNK_CONTEXT is on.
         "context": title if get_setting("CHUNK_CONTEXT") else None,
+        "file": source_file(name),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def source_file(name: str) -> str:
+    """The uploaded file's own name (``handbook.docx``) as chunk metadata: without the
+    storage's directories, and without control characters a storage may have kept."""
+    return clean_value(display_name(name)) if name else ""
+
+
+def chunk_metadata(section_metadata: dict[str, Any], *, format: str, name: str) -> dict[str, Any]:
+    """A chunk's metadata: its section's (``page``, ``section``, ``heading``, ``rows``...),
+    with the document's ``format`` and ``file``, which a section cannot override (a
+    Markdown file's front matter may say ``format: post``; the chunk's format is ``markdown``)."""
+    metadata = {**section_metadata, "format": format}
+    file = source_file(name)
+    if file:
+        metadata["file"] = file
+    return metadata
 
 
 def chunk_context(title: str, metadata: dict[str, Any]) -> str:
@@ -440,7 +462,7 @@ def _plan(
     content_hash = hashlib.sha256(data).hexdigest()
     # A file's format from its content or name (an unsupported one fails the document here).
     fmt = fmt or detect_format(name, data)
-    signature = ingest_signature(content_hash, embedder, language, doc.title, format=fmt)
+    signature = ingest_signature(content_hash, embedder, language, doc.title, format=fmt, name=name)
     if not force and doc.ingest_signature == signature:
         # Same content, same chunking, same embedder: the chunks in place are right.
         if doc.status != Document.Status.READY or doc.error or doc.lease_owner:
@@ -463,6 +485,8 @@ def _build(work: _DocumentInProgress) -> None:
 
     t = time.perf_counter()
     work.drafts = split_sections(extracted.sections)
+    for draft in work.drafts:
+        draft.metadata = chunk_metadata(draft.metadata, format=extracted.format, name=work.name)
     timings["split"] = time.perf_counter() - t
 
     work.contexts = [chunk_context(work.doc.title, draft.metadata) for draft in work.drafts]
@@ -489,7 +513,9 @@ def _name_document(work: _DocumentInProgress, extracted: Extracted) -> None:
     if not title:
         return
     work.doc.title = title
-    work.signature = ingest_signature(work.content_hash, work.embedder, work.language, title, format=work.format)
+    work.signature = ingest_signature(
+        work.content_hash, work.embedder, work.language, title, format=work.format, name=work.name
+    )
     work.named = True
 
 

@@ -138,7 +138,7 @@ def test_empty_and_blank_files_are_empty(data):
         extract(data, name="x.txt")
 
 
-@pytest.mark.parametrize("name", ["setup.exe", "report.docx", "archive", "photo.PNG"])
+@pytest.mark.parametrize("name", ["setup.exe", "sheet.xlsx", "archive", "photo.PNG"])
 def test_unsupported_types_name_the_extension(name):
     with pytest.raises(UnsupportedFileType, match="Unsupported file type") as info:
         extract(b"PK\x03\x04 whatever", name=name)
@@ -148,7 +148,7 @@ def test_unsupported_types_name_the_extension(name):
 def test_utf16_heading_with_nul_is_cleaned_out_of_metadata():
     # UTF-16 skips the binary check, and jsonb cannot store \u0000.
     sections = sections_of("# A\x00B\nbody".encode("utf-16"), "x.md")
-    assert sections == [("# A B\nbody", {"section": "A B"})]
+    assert sections == [("# A B\nbody", {"section": "A B", "heading": "A B"})]
 
 
 # --- Markdown ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_markdown_fences_must_close_with_a_matching_fence():
 
 def test_markdown_hash_without_space_is_not_a_heading():
     sections = sections_of(b"# Tags\n\n#hashtag and #1 priority\n", "x.md")
-    assert sections == [("# Tags\n\n#hashtag and #1 priority", {"section": "Tags"})]
+    assert sections == [("# Tags\n\n#hashtag and #1 priority", {"section": "Tags", "heading": "Tags"})]
 
 
 @pytest.mark.django_db
@@ -216,7 +216,8 @@ def test_markdown_sections_reach_chunk_metadata(make_document):
     document = make_document(GUIDE, name="guide.md")
     assert django_rag.ingest(document).status == "ingested"
     sections = list(Chunk.objects.filter(document=document).order_by("index").values_list("metadata", flat=True))
-    assert {"section": "Guide > Install > Requirements"} in sections
+    assert {"section": "Guide > Install > Requirements", "heading": "Requirements", "format": "markdown",
+            "file": "guide.md"} in sections
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -261,12 +262,14 @@ def test_html_table_rows_read_as_lines():
 def test_html_without_closing_head_keeps_its_body():
     # HTML lets a page omit </head> and <body>; the body must not be mistaken for head.
     page = b"<html><head><title>T</title><meta charset=utf-8><h1>Hello</h1><p>Body text here.</p>"
-    assert sections_of(page, "x.html") == [("Hello\n\nBody text here.", {"section": "Hello"})]
+    assert sections_of(page, "x.html") == [("Hello\n\nBody text here.", {"section": "Hello", "heading": "Hello"})]
 
 
 def test_html_consecutive_headings_share_a_section():
     sections = sections_of(b"<h1>A</h1><h2>B</h2><p>text</p><h2>C</h2><p>more</p>", "x.html")
-    assert sections == [("A\n\nB\n\ntext", {"section": "A > B"}), ("C\n\nmore", {"section": "A > C"})]
+    assert sections == [
+        ("A\n\nB\n\ntext", {"section": "A > B", "heading": "B"}), ("C\n\nmore", {"section": "A > C", "heading": "C"}),
+    ]
 
 
 def test_html_with_only_script_is_empty():

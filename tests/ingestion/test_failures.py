@@ -52,7 +52,8 @@ BAD_FILES = {
     "whitespace": (b" \n\n\t  \r\n", "policy.txt", "empty", "empty"),
     "png-as-txt": (PNG, "policy.txt", "binary", "binary data"),
     "exe": (b"MZ\x90\x00\x03", "policy.exe", "unsupported_type", "'.exe'"),
-    "docx": (b"PK\x03\x04\x14\x00\x06\x00", "policy.docx", "unsupported_type", "'.docx'"),
+    "xlsx": (b"PK\x03\x04\x14\x00\x06\x00", "policy.xlsx", "unsupported_type", "'.xlsx'"),
+    "zip-header-as-docx": (b"PK\x03\x04\x14\x00\x06\x00", "policy.docx", "corrupt", "not a .docx"),
 }
 
 

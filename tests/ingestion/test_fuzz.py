@@ -37,12 +37,15 @@ uploads = st.one_of(
 # transaction, so sharing the function-scoped fixtures across examples is safe.
 @pytest.mark.django_db
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=uploads, name=st.sampled_from(["upload.txt", "upload.md", "upload.html"]))
+@given(data=uploads, name=st.sampled_from(["upload.txt", "upload.md", "upload.html", "upload.csv"]))
 @example(data=codecs.BOM_UTF16_LE + "# A\x00B\nbody".encode("utf-16-le"), name="upload.md")
 @example(data=b"<h1>\x00</h1>&#0;", name="upload.html")
 @example(data=b"\xff\xfe\x00", name="upload.txt")  # a UTF-16 BOM with an odd byte after it
 def test_any_upload_is_ingested_or_fails_with_a_message(make_document, data, name):
-    document = make_document(b"A good first version about parental leave.", name=name)
+    good = b"topic\nA good first version about parental leave.\n" if name.endswith(".csv") else (
+        b"A good first version about parental leave."
+    )
+    document = make_document(good, name=name)
     assert django_rag.ingest(document).status == "ingested"
     before = chunk_rows(document)
 

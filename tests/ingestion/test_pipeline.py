@@ -39,7 +39,7 @@ def test_text_field_document(make_document):
     assert not document.file
     assert django_rag.ingest(document.pk).status == "ingested"
     assert list(Chunk.objects.filter(document=document).values_list("content", "metadata")) == [
-        ("# Travel\n\nBook trains, not planes, under 500 km.", {"section": "Travel"})
+        ("# Travel\n\nBook trains, not planes, under 500 km.", {"section": "Travel", "heading": "Travel", "format": "markdown"})
     ]
 
 

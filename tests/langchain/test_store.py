@@ -311,6 +311,9 @@ def test_documents_not_added_through_langchain_come_back_as_chunks(store, make_d
     assert results[0].metadata == {
         "team": "hr",
         "section": "Handbook > Leave",
+        "heading": "Leave",
+        "format": "markdown",
+        "file": "handbook.md",
         "document_id": uploaded.pk,
         "chunk_index": 0,
         "title": "Employee handbook",

@@ -26,14 +26,15 @@ __all__ = [
 ]
 
 #: Bumped when extraction as a whole changes (each extractor has its own ``version`` too).
-EXTRACTOR_VERSION = "1"
+#: 2: every chunk's metadata names its format and file (ingestion/pipeline.py).
+EXTRACTOR_VERSION = "2"
 
 BUILTIN_EXTRACTORS = (
     "django_rag.ingestion.extractors.pdf.PDFExtractor",
     "django_rag.ingestion.extractors.markdown.MarkdownExtractor",
     "django_rag.ingestion.extractors.html.HTMLExtractor",
-    # STEP2 "django_rag.ingestion.extractors.docx.DocxExtractor",
-    # STEP2 "django_rag.ingestion.extractors.csv.CSVExtractor",
+    "django_rag.ingestion.extractors.docx.DocxExtractor",
+    "django_rag.ingestion.extractors.csv.CSVExtractor",
     "django_rag.ingestion.extractors.text.TextExtractor",
 )
 

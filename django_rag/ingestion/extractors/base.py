@@ -109,6 +109,14 @@ def clip_title(title: Any) -> str:
     return " ".join(str(title or "").split())[:500]
 
 
+def heading_metadata(path: list[str]) -> dict[str, str]:
+    """The metadata of a section under the headings ``path`` (outermost first): ``section``,
+    the whole path ("Install > Requirements"), and ``heading``, the innermost one."""
+    if not path:
+        return {}
+    return {"section": " > ".join(path), "heading": path[-1]}
+
+
 # --- text and encodings -------------------------------------------------------------
 
 _BOMS = (
@@ -139,8 +147,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
     if b"\x00" in sample or controls > max(8, len(sample) // 100):
         raise BinaryContent(
-            "The file looks like binary data, not text (it contains NUL or control bytes). "
-            "Upload a PDF, text, Markdown or HTML file."
+            "The file looks like binary data, not text (it contains NUL or control bytes)."
         )
     try:
         return data.decode("utf-8"), "utf-8"
@@ -156,13 +163,15 @@ _NUL_AND_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
-def _clean_value(value: Any) -> Any:
+def clean_value(value: Any) -> Any:
+    """A metadata value fit for jsonb and for one line: no NUL or control characters,
+    runs of white space as one space (in lists and dicts too)."""
     if isinstance(value, str):
         return " ".join(_NUL_AND_CONTROLS.sub(" ", value).split())
     if isinstance(value, list):
-        return [_clean_value(item) for item in value]
+        return [clean_value(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): _clean_value(item) for key, item in value.items()}
+        return {str(key): clean_value(item) for key, item in value.items()}
     return value
 
 
@@ -173,5 +182,5 @@ def clean_section(section: Section) -> Section:
     text = _BLANK_LINES.sub("\n\n", text).strip()
     # Heading paths come from the same text (a UTF-16 file skips the binary check), and
     # jsonb refuses \u0000 just as text columns refuse NUL.
-    metadata = {key: _clean_value(value) for key, value in section.metadata.items()}
+    metadata = {key: clean_value(value) for key, value in section.metadata.items()}
     return Section(text, metadata)

@@ -1,30 +1,46 @@
 """Word (.docx), with python-docx: headings become the section path, tables text rows,
 and page breaks Word recorded become ``page`` metadata.
 
-A .docx is a zip of XML parts, so a crafted one can inflate far beyond its size: the
-declared sizes are checked before anything is parsed, and parsing runs in the limited
-child process like PDFs (``sandboxed``).
+A .docx is a zip of XML parts, so a crafted one can inflate far beyond its size. Before
+python-docx sees it, every part is read here in bounded steps, against the sizes the
+archive declares and a budget for all of them (:func:`_unpack`), and python-docx gets
+those bytes repacked uncompressed: it never inflates anything itself. Parsing also runs
+in the limited child process, as PDFs do (``sandboxed``).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 from ...exceptions import CorruptFile, EncryptedFile, FileTooLarge
-from .base import Extracted, Extractor, Limits, Section, clip_title, too_long
+from .base import Extracted, Extractor, Limits, Section, clip_title, heading_metadata, too_long
 from .pdf import PLACEHOLDER_TITLES
 
 # An OLE compound file: an encrypted .docx (Word wraps those in one) or an old binary .doc.
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# What the parts of one document may expand to (images included: python-docx holds
-# every part in memory).
-MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+_TOC_STYLE = re.compile(r"^toc\s*(heading|[1-9])?$", re.IGNORECASE)  # Word's "TOC 1"... styles
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_CONTENT_TYPES = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+# Body elements whose content is the document's, one level down: content controls
+# (cover pages and whole templates live in them), custom XML, tracked insertions.
+_WRAPPERS = {f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml", f"{_W}ins", f"{_W}smartTag"}
+
+_READ_STEP = 1024 * 1024
+# What reading a damaged part raises: a bad CRC or header, a truncated or invalid
+# deflate stream, an unsupported compression method or an encrypted entry.
+_UNREADABLE = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError, struct.error,
+)
 
 
 class DocxExtractor(Extractor):
@@ -36,9 +52,17 @@ class DocxExtractor(Extractor):
     requires = ("docx",)
     package, extra = "python-docx", "docx"
     sandboxed = True
+    #: What the XML parts of one document may expand to, all together. python-docx
+    #: holds each parsed part in memory, at several times its size; a long report's
+    #: document.xml is a few MB, so this refuses only crafted files (or freak ones: a
+    #: site can subclass with a larger budget, registered under the same format).
+    max_xml_bytes = 128 * 1024 * 1024
+    #: Parts that are not XML (images, embedded files, fonts) are never read: their
+    #: declared sizes only have to add up to no more than this.
+    max_declared_bytes = 2 * 1024 * 1024 * 1024
 
     def extract(self, data: bytes, limits: Limits) -> Extracted:
-        document = _open(data)
+        document = _open(_unpack(data, self.max_xml_bytes, self.max_declared_bytes))
         try:
             return _read(document, limits)
         except (FileTooLarge, MemoryError):
@@ -47,7 +71,15 @@ class DocxExtractor(Extractor):
             raise CorruptFile(f"The Word file could not be read ({type(exc).__name__}: {exc}).") from exc
 
 
-def _open(data: bytes) -> Any:
+def _unpack(data: bytes, max_xml_bytes: int, max_declared_bytes: int) -> bytes:
+    """The package repacked uncompressed: XML parts as they are, other parts empty.
+
+    Each XML part is read ``_READ_STEP`` bytes at a time, so inflating never produces
+    more than one step beyond what is kept; zipfile stops a part at its declared size,
+    so a part that claims less than it inflates to is cut there (and then fails to
+    parse, or its CRC check), never read whole. The declared sizes are summed first,
+    so an honest bomb is refused before a byte is inflated.
+    """
     if data.startswith(_OLE_MAGIC):
         raise EncryptedFile(
             "The file is not a plain .docx: it is password-protected, or an old Word 97-2003 .doc "
@@ -55,40 +87,114 @@ def _open(data: bytes) -> Any:
         )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        with archive:
-            parts = archive.infolist()
-            names = {part.filename for part in parts}
-            unzipped = sum(part.file_size for part in parts)
-    except zipfile.BadZipFile as exc:
-        raise CorruptFile(f"The Word file could not be read; it is not a .docx or it is damaged or truncated ({exc}).") from exc
-    if "word/document.xml" not in names:
-        raise CorruptFile("The file is a zip archive but not a Word document (it has no word/document.xml).")
-    if unzipped > MAX_UNZIPPED_BYTES:
-        raise FileTooLarge(
-            f"The Word file expands to {unzipped:,} bytes; the most a document may expand to is {MAX_UNZIPPED_BYTES:,}."
-        )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error) as exc:
+        raise CorruptFile(
+            f"The Word file could not be read; it is not a .docx, or it is damaged or truncated ({exc})."
+        ) from exc
+    with archive:
+        # The last entry of a name is the one zipfile (and so python-docx) reads.
+        parts = {info.filename: info for info in archive.infolist() if not info.is_dir()}
+        if "[Content_Types].xml" not in parts:
+            raise CorruptFile("The file is a zip archive but not a Word document (it has no [Content_Types].xml).")
+        xml_parts = _xml_part_names(archive, parts)
+        declared_xml = sum(parts[name].file_size for name in xml_parts)
+        declared = sum(info.file_size for info in parts.values())
+        if declared_xml > max_xml_bytes or declared > max_declared_bytes:
+            raise FileTooLarge(
+                f"The Word file expands to {declared_xml:,} bytes of XML ({declared:,} bytes in all); "
+                f"the most a document may expand to is {max_xml_bytes:,} bytes of XML. "
+                "It may be a zip bomb, or a document too large to index."
+            )
+        repacked = io.BytesIO()
+        read = 0
+        with zipfile.ZipFile(repacked, "w", zipfile.ZIP_STORED) as out:
+            for name, info in parts.items():
+                if name not in xml_parts:
+                    out.writestr(name, b"")  # python-docx loads images and the like, never looks inside
+                    continue
+                pieces = []
+                try:
+                    with archive.open(info) as stream:
+                        while piece := stream.read(_READ_STEP):
+                            read += len(piece)
+                            if read > max_xml_bytes:  # zipfile stops at the declared sizes; a guard all the same
+                                raise FileTooLarge(f"The Word file expands to more than {max_xml_bytes:,} bytes of XML.")
+                            pieces.append(piece)
+                except _UNREADABLE as exc:
+                    raise CorruptFile(f"The Word file is damaged: its part {name!r} cannot be read ({exc}).") from exc
+                out.writestr(name, b"".join(pieces))
+    return repacked.getvalue()
+
+
+def _xml_part_names(archive: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo]) -> set[str]:
+    """The parts that hold XML, by [Content_Types].xml (read within a small budget of its own)."""
+    info = parts["[Content_Types].xml"]
+    if info.file_size > 1024 * 1024:
+        raise FileTooLarge(f"The Word file's [Content_Types].xml declares {info.file_size:,} bytes; it is a few hundred.")
+    try:
+        with archive.open(info) as stream:
+            root = ElementTree.fromstring(stream.read(1024 * 1024 + 1))
+    except (*_UNREADABLE, ElementTree.ParseError) as exc:
+        raise CorruptFile(f"The Word file is damaged: its [Content_Types].xml cannot be read ({exc}).") from exc
+    defaults = {
+        (element.get("Extension") or "").lower(): element.get("ContentType") or ""
+        for element in root.iter(f"{_CONTENT_TYPES}Default")
+    }
+    overrides = {
+        (element.get("PartName") or "").lstrip("/"): element.get("ContentType") or ""
+        for element in root.iter(f"{_CONTENT_TYPES}Override")
+    }
+    names = set()
+    for name in parts:
+        content_type = overrides.get(name) or defaults.get(name.rpartition(".")[2].lower(), "")
+        if name == "[Content_Types].xml" or name.endswith(".rels") or content_type.endswith("xml"):
+            names.add(name)
+    return names
+
+
+def _open(package: bytes) -> Any:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        return docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        return docx.Document(io.BytesIO(package))
+    except ValueError as exc:
+        # python-docx names the stream object in its message; the content type is what matters.
+        if "is not a Word file, content type is" in str(exc):
+            kind = str(exc).rpartition("content type is ")[2].strip("'")
+            raise CorruptFile(
+                f"The file is an Office package but not a Word document (its main part is {kind!r}). "
+                "Upload a .docx saved by Word."
+            ) from exc
         raise CorruptFile(f"The Word file could not be read; it may be damaged ({type(exc).__name__}: {exc}).") from exc
+    except (PackageNotFoundError, KeyError, zipfile.BadZipFile) as exc:
+        # ValueError: a package of another kind ("... is not a Word file, content type is
+        # '...spreadsheetml...'"), or XML that does not parse.
+        raise CorruptFile(f"The Word file could not be read; it may be damaged ({type(exc).__name__}: {exc}).") from exc
+    except MemoryError:
+        raise
     except Exception as exc:
         raise CorruptFile(f"The Word file could not be read ({type(exc).__name__}: {exc}).") from exc
 
 
+def _style_names(paragraph: Any) -> Iterator[str]:
+    """The paragraph's style and the styles it is based on, innermost first."""
+    style = paragraph.style
+    for _ in range(16):  # a style based on itself (or a longer loop) ends here
+        if style is None:
+            return
+        yield (style.name or "").strip()
+        style = style.base_style
+
+
 def _heading_level(paragraph: Any) -> int | None:
     """1-9 for "Heading N" (or an outline level), 0 for "Title", None for body text."""
-    style = paragraph.style
-    while style is not None:
-        name = (style.name or "").strip()
+    for name in _style_names(paragraph):  # a custom "Chapter" style based on "Heading 1" is a heading
         if name.lower() == "title":
             return 0
         match = _HEADING_STYLE.match(name)
         if match:
             return int(match.group(1))
-        style = style.base_style  # a custom "Chapter" style based on "Heading 1" is a heading
     outline = paragraph._p.find(f"{_W}pPr/{_W}outlineLvl")
     if outline is not None:
         try:
@@ -97,6 +203,20 @@ def _heading_level(paragraph: Any) -> int | None:
             return None
         return level + 1 if 0 <= level < 9 else None  # 9 is "body text"
     return None
+
+
+def _is_toc(paragraph: Any) -> bool:
+    # A table of contents repeats every heading with a page number: noise in a chunk.
+    return any(_TOC_STYLE.match(name) for name in _style_names(paragraph))
+
+
+def _walk(element: Any) -> Iterator[Any]:
+    """``element`` and its descendants in document order, without the fallback copies
+    of text boxes (``mc:Fallback`` repeats the ``mc:Choice`` content for old readers)."""
+    yield element
+    for child in element:
+        if child.tag != _MC_FALLBACK:
+            yield from _walk(child)
 
 
 def _pieces(paragraph: Any, rendered: bool) -> list[str]:
@@ -109,7 +229,7 @@ def _pieces(paragraph: Any, rendered: bool) -> list[str]:
     pieces = [""]
     if not rendered and paragraph.paragraph_format.page_break_before:
         pieces.append("")
-    for element in paragraph._p.iter():
+    for element in _walk(paragraph._p):
         tag = element.tag
         if tag == f"{_W}t":
             pieces[-1] += element.text or ""
@@ -126,22 +246,41 @@ def _pieces(paragraph: Any, rendered: bool) -> list[str]:
     return pieces
 
 
-def _table_rows(table: Any) -> list[str]:
+def _cell_text(tc: Any) -> str:
+    # Every paragraph of the cell, those of a table nested in it too (python-docx's
+    # cell.text leaves nested tables out).
+    paragraphs = ("".join(t.text or "" for t in _walk(p) if t.tag == f"{_W}t") for p in tc.iter(f"{_W}p"))
+    return " ".join(" ".join(paragraphs).split())
+
+
+def _table_rows(tbl: Any) -> list[str]:
     rows = []
-    for row in table.rows:
-        cells, seen = [], set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:  # a merged cell is listed once per grid column it spans
-                continue
-            seen.add(id(cell._tc))
-            cells.append(" ".join(cell.text.split()))
+    for tr in tbl.iterchildren(f"{_W}tr"):
+        # A cell merged across columns is one w:tc; one merged down the rows
+        # (w:vMerge) repeats empty below its first row.
+        cells = [_cell_text(tc) for tc in tr.iterchildren(f"{_W}tc")]
         if any(cells):
             rows.append(" | ".join(cells))
     return rows
 
 
+def _page_breaks(element: Any, rendered: bool) -> int:
+    if rendered:
+        return sum(1 for e in _walk(element) if e.tag == f"{_W}lastRenderedPageBreak")
+    return sum(1 for e in _walk(element) if e.tag == f"{_W}br" and e.get(f"{_W}type") == "page")
+
+
+def _blocks(parent: Any) -> Iterator[Any]:
+    """The body's paragraphs and tables in order, those inside content controls too."""
+    for child in parent.iterchildren():
+        if child.tag in (f"{_W}p", f"{_W}tbl"):
+            yield child
+        elif child.tag in _WRAPPERS:
+            yield from _blocks(child)
+
+
 def _read(document: Any, limits: Limits) -> Extracted:
-    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     body = document.element.body
     rendered = body.find(f".//{_W}lastRenderedPageBreak") is not None
@@ -154,7 +293,7 @@ def _read(document: Any, limits: Limits) -> Extracted:
     has_body = False
     page = 1
     length = 0
-    first_heading = {}
+    first_heading: dict[int, str] = {}
 
     def flush() -> None:
         nonlocal length
@@ -162,9 +301,7 @@ def _read(document: Any, limits: Limits) -> Extracted:
         lines.clear()
         if not text:
             return
-        meta: dict[str, Any] = {}
-        if path:
-            meta["section"] = " > ".join(title for _, title in path)
+        meta: dict[str, Any] = heading_metadata([title for _, title in path])
         if has_pages:
             meta["page"] = page
         sections.append(Section(text, meta))
@@ -172,15 +309,25 @@ def _read(document: Any, limits: Limits) -> Extracted:
         if limits.max_length is not None and length > limits.max_length:
             raise too_long(limits.max_length, limits.max_length, at_least=True)
 
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
+    for block in _blocks(body):
+        if block.tag == f"{_W}tbl":
             rows = _table_rows(block)
             if rows:
                 lines.extend(["", *rows, ""])  # a table is a block of its own
                 has_body = True
+            # A table that runs over pages: its rows stay together, on the page it
+            # begins on; what follows it is on the page it ends on.
+            breaks = _page_breaks(block, rendered)
+            if breaks:
+                flush()
+                has_body = False
+                page += breaks
             continue
-        pieces = _pieces(block, rendered)
-        level = _heading_level(block)
+        paragraph = Paragraph(block, document._body)
+        if _is_toc(paragraph):
+            continue
+        pieces = _pieces(paragraph, rendered)
+        level = _heading_level(paragraph)
         for number, piece in enumerate(pieces):
             if number:  # a page ends here
                 flush()

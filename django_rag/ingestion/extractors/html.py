@@ -16,7 +16,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from .base import Extracted, Extractor, Limits, Section, clip_title, decode_text
+from .base import Extracted, Extractor, Limits, Section, clip_title, decode_text, heading_metadata
 
 
 class HTMLExtractor(Extractor):
@@ -24,8 +24,8 @@ class HTMLExtractor(Extractor):
     label = "HTML"
     extensions = (".html", ".htm", ".xhtml")
     content_types = ("text/html", "application/xhtml+xml")
-    # 2: main content only (with beautifulsoup4).
-    version = "2"
+    # 2: main content only (with beautifulsoup4). 3: ``heading`` (the innermost heading).
+    version = "3"
     reads_text = True
 
     def main_content(self) -> bool:
@@ -125,8 +125,7 @@ class _HTMLText(HTMLParser):
         body = re.sub(r"[ \t]+", " ", "".join(self.parts))
         body = re.sub(r" *\n *", "\n", body).strip()
         if body:
-            meta = {"section": " > ".join(t for _, t in self.path)} if self.path else {}
-            self.sections.append(Section(body, meta))
+            self.sections.append(Section(body, heading_metadata([t for _, t in self.path])))
         self.parts = []
         self.has_body = False
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ...exceptions import CorruptFile
-from .base import Extracted, Extractor, Limits, Section, clip_title, decode_text
+from .base import Extracted, Extractor, Limits, Section, clip_title, decode_text, heading_metadata
 
 logger = logging.getLogger("django_rag.ingestion")
 
@@ -29,8 +29,8 @@ class MarkdownExtractor(Extractor):
     label = "Markdown"
     extensions = (".md", ".markdown")
     content_types = ("text/markdown", "text/x-markdown")
-    # 2: front matter became metadata instead of text.
-    version = "2"
+    # 2: front matter became metadata instead of text. 3: ``heading`` (the innermost heading).
+    version = "3"
     reads_text = True
 
     def signature(self) -> str:
@@ -130,8 +130,7 @@ def extract_markdown(text: str) -> list[Section]:
     def flush() -> None:
         body = "\n".join(lines).strip()
         if body:
-            meta = {"section": " > ".join(title for _, title in path)} if path else {}
-            sections.append(Section(body, meta))
+            sections.append(Section(body, heading_metadata([title for _, title in path])))
         lines.clear()
 
     for line in text.splitlines():

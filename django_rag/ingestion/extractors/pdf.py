@@ -87,7 +87,7 @@ def extract_pdf(
 
 
 #: Titles that PDF (and Word) writers put in the metadata when the author gave none.
-PLACEHOLDER_TITLES = re.compile(r"^(untitled|document\d*|microsoft word - .*|.*\.(docx?|pdf|odt|tex))$", re.IGNORECASE)
+PLACEHOLDER_TITLES = re.compile(r"^(untitled|(word )?document\d*|microsoft word - .*|.*\.(docx?|pdf|odt|tex))$", re.IGNORECASE)
 
 
 def pdf_title(reader: Any) -> str:

@@ -8,7 +8,7 @@ from .base import Extracted, Extractor, Limits, Section, decode_text
 class TextExtractor(Extractor):
     format = "text"
     label = "text"
-    extensions = (".txt", ".text", ".log", ".rst", ".csv")
+    extensions = (".txt", ".text", ".log", ".rst")  # .csv: csv.py
     content_types = ("text/plain",)
     version = "1"
     reads_text = True
