@@ -13,6 +13,7 @@ import zipfile
 import docx
 from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 
 MAIN = "word/document.xml"
 
@@ -67,6 +68,26 @@ def in_content_control_and_nested_table() -> bytes:
     outer = document.add_table(rows=1, cols=2)
     outer.cell(0, 0).text = "Outer"
     outer.cell(0, 1).add_table(rows=1, cols=1).cell(0, 0).text = "Nested cell"
+    return save(document)
+
+
+def styled_headings() -> bytes:
+    """A table of contents (TOC styles), a custom style based on Heading 1, and a
+    paragraph that is a heading only by its outline level."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    toc = document.styles.add_style("TOC 1", WD_STYLE_TYPE.PARAGRAPH)
+    chapter = document.styles.add_style("Chapter", WD_STYLE_TYPE.PARAGRAPH)
+    chapter.base_style = document.styles["Heading 1"]
+    document.add_paragraph("Leave ........ 2", style=toc)
+    document.add_paragraph("Leave", style=chapter)
+    document.add_paragraph("Twenty days.")
+    outlined = document.add_paragraph("Booking")
+    level = OxmlElement("w:outlineLvl")
+    level.set(qn("w:val"), "1")
+    outlined._p.get_or_add_pPr().append(level)
+    document.add_paragraph("Ask HR first.")
     return save(document)
 
 

@@ -81,6 +81,13 @@ def test_docx_without_page_breaks_has_no_page_and_without_headings_no_section():
     assert sections(office.save(document), "note.docx") == [("Just a note.", {})]
 
 
+def test_docx_headings_by_styles_based_on_them_and_outline_levels_and_no_table_of_contents():
+    assert sections(office.styled_headings(), "x.docx") == [
+        ("Leave\nTwenty days.", {"section": "Leave", "heading": "Leave"}),
+        ("Booking\nAsk HR first.", {"section": "Leave > Booking", "heading": "Booking"}),
+    ]
+
+
 def test_docx_reads_content_controls_and_tables_nested_in_cells():
     assert sections(office.in_content_control_and_nested_table(), "x.docx") == [
         ("Before the control.\nInside the content control.\n\nOuter | Nested cell", {}),

@@ -177,37 +177,76 @@ def _open(package: bytes) -> Any:
         raise CorruptFile(f"The Word file could not be read ({type(exc).__name__}: {exc}).") from exc
 
 
-def _style_names(paragraph: Any) -> Iterator[str]:
-    """The paragraph's style and the styles it is based on, innermost first."""
-    style = paragraph.style
-    for _ in range(16):  # a style based on itself (or a longer loop) ends here
-        if style is None:
-            return
-        yield (style.name or "").strip()
-        style = style.base_style
+class _Styles:
+    """What each paragraph style makes of a paragraph: a heading level, a table of contents.
 
+    Read from styles.xml once: python-docx's ``paragraph.style`` scans every style of
+    the document for each paragraph (three seconds for a 200-section report).
+    """
 
-def _heading_level(paragraph: Any) -> int | None:
-    """1-9 for "Heading N" (or an outline level), 0 for "Title", None for body text."""
-    for name in _style_names(paragraph):  # a custom "Chapter" style based on "Heading 1" is a heading
-        if name.lower() == "title":
-            return 0
-        match = _HEADING_STYLE.match(name)
-        if match:
-            return int(match.group(1))
-    outline = paragraph._p.find(f"{_W}pPr/{_W}outlineLvl")
-    if outline is not None:
+    def __init__(self, document: Any) -> None:
+        self.styles: dict[str, tuple[str, str | None]] = {}
+        self.default: str | None = None
         try:
-            level = int(outline.get(f"{_W}val"))
-        except (TypeError, ValueError):
-            return None
-        return level + 1 if 0 <= level < 9 else None  # 9 is "body text"
-    return None
+            root = document.styles.element
+        except Exception:  # a package without a styles part: every paragraph is body text
+            return
+        for style in root.iterchildren(f"{_W}style"):
+            if style.get(f"{_W}type", "paragraph") != "paragraph":
+                continue
+            style_id = style.get(f"{_W}styleId") or ""
+            name, based_on = style.find(f"{_W}name"), style.find(f"{_W}basedOn")
+            self.styles[style_id] = (
+                (name.get(f"{_W}val") or "").strip() if name is not None else "",
+                based_on.get(f"{_W}val") if based_on is not None else None,
+            )
+            if style.get(f"{_W}default") in ("1", "true", "on"):
+                self.default = style_id
+        self.kinds: dict[str | None, tuple[int | None, bool]] = {}
+
+    def kind(self, p: Any) -> tuple[int | None, bool]:
+        """``(heading level, is a table of contents entry)`` of the paragraph ``p`` (a w:p)."""
+        reference = p.find(f"{_W}pPr/{_W}pStyle")
+        style_id = reference.get(f"{_W}val") if reference is not None else self.default
+        if style_id not in self.kinds:
+            self.kinds[style_id] = self._classify(style_id)
+        level, toc = self.kinds[style_id]
+        if level is None:
+            level = _outline_level(p)
+        return level, toc
+
+    def _classify(self, style_id: str | None) -> tuple[int | None, bool]:
+        # 1-9 for "Heading N", 0 for "Title", through the styles it is based on: a custom
+        # "Chapter" style based on "Heading 1" is a heading. A loop of styles ends at 16.
+        for _ in range(16):
+            if style_id is None or style_id not in self.styles:
+                return None, False
+            name, style_id = self.styles[style_id]
+            if name.lower() == "title":
+                return 0, False
+            match = _HEADING_STYLE.match(name)
+            if match:
+                return int(match.group(1)), False
+            if _TOC_STYLE.match(name):
+                # A table of contents repeats every heading with a page number: noise in a chunk.
+                return None, True
+        return None, False
 
 
-def _is_toc(paragraph: Any) -> bool:
-    # A table of contents repeats every heading with a page number: noise in a chunk.
-    return any(_TOC_STYLE.match(name) for name in _style_names(paragraph))
+def _outline_level(p: Any) -> int | None:
+    outline = p.find(f"{_W}pPr/{_W}outlineLvl")
+    if outline is None:
+        return None
+    try:
+        level = int(outline.get(f"{_W}val"))
+    except (TypeError, ValueError):
+        return None
+    return level + 1 if 0 <= level < 9 else None  # 9 is "body text"
+
+
+def _on(element: Any) -> bool:
+    """Whether a w:pageBreakBefore-like toggle is set (absent: no; ``w:val="0"``: no)."""
+    return element is not None and element.get(f"{_W}val", "1") not in ("0", "false", "off")
 
 
 def _walk(element: Any) -> Iterator[Any]:
@@ -219,7 +258,7 @@ def _walk(element: Any) -> Iterator[Any]:
             yield from _walk(child)
 
 
-def _pieces(paragraph: Any, rendered: bool) -> list[str]:
+def _pieces(p: Any, rendered: bool) -> list[str]:
     """The paragraph's text, cut where a page ends: one piece per page it spans.
 
     Word writes ``w:lastRenderedPageBreak`` where its layout last began a page; files
@@ -227,9 +266,9 @@ def _pieces(paragraph: Any, rendered: bool) -> list[str]:
     (``w:br w:type="page"``) and "page break before" paragraphs.
     """
     pieces = [""]
-    if not rendered and paragraph.paragraph_format.page_break_before:
+    if not rendered and _on(p.find(f"{_W}pPr/{_W}pageBreakBefore")):
         pieces.append("")
-    for element in _walk(paragraph._p):
+    for element in _walk(p):
         tag = element.tag
         if tag == f"{_W}t":
             pieces[-1] += element.text or ""
@@ -280,9 +319,8 @@ def _blocks(parent: Any) -> Iterator[Any]:
 
 
 def _read(document: Any, limits: Limits) -> Extracted:
-    from docx.text.paragraph import Paragraph
-
     body = document.element.body
+    styles = _Styles(document)
     rendered = body.find(f".//{_W}lastRenderedPageBreak") is not None
     has_pages = rendered or body.find(f".//{_W}br[@{_W}type='page']") is not None or (
         body.find(f".//{_W}pageBreakBefore") is not None
@@ -323,11 +361,10 @@ def _read(document: Any, limits: Limits) -> Extracted:
                 has_body = False
                 page += breaks
             continue
-        paragraph = Paragraph(block, document._body)
-        if _is_toc(paragraph):
+        level, toc = styles.kind(block)
+        if toc:
             continue
-        pieces = _pieces(paragraph, rendered)
-        level = _heading_level(paragraph)
+        pieces = _pieces(block, rendered)
         for number, piece in enumerate(pieces):
             if number:  # a page ends here
                 flush()
