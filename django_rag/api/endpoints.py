@@ -270,14 +270,14 @@ def list_documents(
 )
 def create_document(
     request: HttpRequest,
-    file: UploadedFile = File(None, description="PDF, text, Markdown or HTML."),  # type: ignore[assignment]
+    file: UploadedFile = File(None, description="PDF, Word, CSV, text, Markdown or HTML."),  # type: ignore[assignment]
     title: Text = Form("", max_length=500, examples=["Leave policy"]),
     text: Text = Form("", description="The document itself, when there is no file (Markdown)."),
     collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),
     source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),
     language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),
 ):
-    """A file (PDF, text, Markdown, HTML: by its extension, or its Content-Type when it has
+    """A file (PDF, Word, CSV, text, Markdown, HTML: by its extension, or its Content-Type when it has
     none) or a ``text`` field; answers 202 and ingests it after the response."""
     user = caller(request)
     _require(user, "add_document")
