@@ -372,6 +372,16 @@ def test_hostile_file_names_are_stored_inside_the_storage_and_named_cleanly(db, 
         assert file.isprintable()
 
 
+@pytest.mark.django_db
+def test_the_same_bytes_under_another_name_re_ingest_so_chunks_name_the_new_file(make_document, replace_file):
+    document = make_document(b"name,days\nAna,20\n", name="roster-2025.csv")
+    assert django_rag.ingest(document).status == "ingested"
+    replace_file(document, b"name,days\nAna,20\n", "roster-2026.csv")
+    assert django_rag.ingest(document).status == "ingested"
+    assert Chunk.objects.get(document=document).metadata["file"] == "roster-2026.csv"
+    assert django_rag.ingest(document).status == "unchanged"
+
+
 def test_source_file_is_the_uploaded_name_without_directories_or_control_characters():
     assert source_file("django_rag/2026/12/AbC/report\x00\x1b[31m final.docx") == "report [31m final.docx"
     assert source_file("") == ""

@@ -71,7 +71,7 @@ class DocxExtractor(Extractor):
             raise CorruptFile(f"The Word file could not be read ({type(exc).__name__}: {exc}).") from exc
 
 
-def _unpack(data: bytes, max_xml_bytes: int, max_declared_bytes: int) -> bytes:
+def _unpack(data: bytes, max_xml_bytes: int, max_declared_bytes: int) -> io.BytesIO:
     """The package repacked uncompressed: XML parts as they are, other parts empty.
 
     Each XML part is read ``_READ_STEP`` bytes at a time, so inflating never produces
@@ -112,18 +112,17 @@ def _unpack(data: bytes, max_xml_bytes: int, max_declared_bytes: int) -> bytes:
                 if name not in xml_parts:
                     out.writestr(name, b"")  # python-docx loads images and the like, never looks inside
                     continue
-                pieces = []
                 try:
-                    with archive.open(info) as stream:
+                    with archive.open(info) as stream, out.open(name, "w") as copy:
                         while piece := stream.read(_READ_STEP):
                             read += len(piece)
                             if read > max_xml_bytes:  # zipfile stops at the declared sizes; a guard all the same
                                 raise FileTooLarge(f"The Word file expands to more than {max_xml_bytes:,} bytes of XML.")
-                            pieces.append(piece)
+                            copy.write(piece)
                 except _UNREADABLE as exc:
                     raise CorruptFile(f"The Word file is damaged: its part {name!r} cannot be read ({exc}).") from exc
-                out.writestr(name, b"".join(pieces))
-    return repacked.getvalue()
+    repacked.seek(0)
+    return repacked
 
 
 def _xml_part_names(archive: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo]) -> set[str]:
@@ -152,12 +151,12 @@ def _xml_part_names(archive: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo])
     return names
 
 
-def _open(package: bytes) -> Any:
+def _open(package: io.BytesIO) -> Any:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
     try:
-        return docx.Document(io.BytesIO(package))
+        return docx.Document(package)
     except ValueError as exc:
         # python-docx names the stream object in its message; the content type is what matters.
         if "is not a Word file, content type is" in str(exc):
