@@ -58,3 +58,13 @@ def test_a_docx_without_python_docx_is_refused_naming_the_extra(client, key_for,
     assert response.status_code == 415
     assert "pip install 'django-rag[docx]'" in response.json()["detail"]
     assert not Document.objects.exists()
+
+
+def test_the_example_sites_upload_form_offers_word_only_with_its_extra(monkeypatch):
+    from site_pages.forms import accepted_extensions, supported_formats
+
+    assert {".docx", ".csv", ".tsv"} <= set(accepted_extensions())
+    assert ("Word", ".docx") in supported_formats() and ("CSV", ".csv, .tsv") in supported_formats()
+    monkeypatch.setitem(sys.modules, "docx", None)
+    assert ".docx" not in accepted_extensions() and ".csv" in accepted_extensions()
+    assert "Word" not in dict(supported_formats())
