@@ -53,6 +53,9 @@ docs-serve: install
 
 # The browser test that takes the docs' screenshots, writing them into docs/images/.
 docs-screenshots: install
+	@# Without Chromium the browser tests skip, which would leave the old images in place.
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ echo "make docs-screenshots needs chromium: apt-get install chromium" >&2; exit 1; }
 	DJANGO_RAG_DOC_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser tests/surfaces/test_browser.py -k screenshots_for_the_docs $(PYTEST_ARGS)
 
 clean-db:
