@@ -155,7 +155,7 @@ def requeue_stale(pending_for: float | None = None) -> int:
 
 def remove_chunks(document_id: int) -> str:
     """Delete a document's chunks; it stays, ``pending``, until it is ingested again."""
-    from .ingestion.pipeline import remove_chunks as remove
+    from .ingestion.writer import remove_chunks as remove
 
     def attempt() -> str:
         remove(document_id)
