@@ -86,6 +86,8 @@ def run(task: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
 
 #: The task that ingests one document: queue it with :func:`queue_ingestion`.
 INGEST_TASK = "django_rag.tasks.ingest_document"
+#: The task that removes one document's chunks (the admin's action queues it with :func:`queue_documents`).
+REMOVE_CHUNKS_TASK = "django_rag.tasks.remove_chunks"
 
 
 def queue_ingestion(document_id: int, *, force: bool = False, using: str | None = None, robust: bool = False) -> None:
