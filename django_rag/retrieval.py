@@ -73,7 +73,8 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     NaN, infinities and values past the type's range would otherwise end the search in
     a ``DataError``. The checks scan the text rather than the floats: a finite float's
     repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
-    written with a "+" ("1e+16"). One-character searches are memchr scans: ~0.1 us.
+    written with a "+" ("1e+16"). One-character searches are memchr scans (~0.1 us,
+    timed by hand; not a figure of benchmarks/RESULTS.md).
     """
     try:
         floats = [float(x) for x in vector]

@@ -17,8 +17,10 @@ value twice; ``COPY ... FROM STDIN`` streams rows straight into the table and is
 a hand-written loader would use. benchmarks/ingest.py compares ingestion with a raw
 COPY of the same rows (results in benchmarks/RESULTS.md).
 
-The COPY is in binary format. Measured on the 2-core benchmark machine with 384-dimension
-vectors from the hashing embedder, against the text COPY this module used before:
+The COPY is in binary format. Measured once, by hand, on the 2-core benchmark machine with
+384-dimension vectors from the hashing embedder, against the text COPY this module used
+before (when the binary COPY came in; benchmarks/RESULTS.md has the ingestion
+benchmark's throughput, not these figures):
 
 * The vector goes in pgvector's binary form (a 4-byte header and 384 big-endian
   float4, 1,540 bytes) built by ``array("f")`` in C: about 8 us a vector, where
