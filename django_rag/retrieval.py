@@ -186,39 +186,23 @@ def semantic_leg(
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     if side_table:
-        return _side_semantic_leg(vector, embedder, limit, chunk_filter, dims, kind)
-    where = "c.embedder = %s"
+        from .embedder_state import SIDE_TABLE
+
+        # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
+        table, alias, chunk_id, where = SIDE_TABLE, "e", "e.chunk_id", "e.embedder = %s AND e.embedding IS NOT NULL"
+    else:
+        table, alias, chunk_id, where = CHUNK_TABLE, "c", "c.id", "c.embedder = %s"
     params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
-        where += f" AND c.id IN ({chunk_filter.sql})"
+        where += f" AND {chunk_id} IN ({chunk_filter.sql})"
         params.extend(chunk_filter.params)
     params.append(limit)
     sql = (
         "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT c.id, (c.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
+        f"SELECT {chunk_id} AS id, ({alias}.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
+        f"FROM {table} {alias} WHERE {where} ORDER BY distance LIMIT %s) nearest"
     )
     # The vector literal comes first in the SELECT list, before the WHERE parameters.
-    return sql, params
-
-
-def _side_semantic_leg(
-    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None, dims: int, kind: str
-) -> tuple[str, list[Any]]:
-    from .embedder_state import SIDE_TABLE
-
-    # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
-    where = "e.embedder = %s AND e.embedding IS NOT NULL"
-    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
-    if chunk_filter is not None:
-        where += f" AND e.chunk_id IN ({chunk_filter.sql})"
-        params.extend(chunk_filter.params)
-    params.append(limit)
-    sql = (
-        "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT e.chunk_id AS id, (e.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {SIDE_TABLE} e WHERE {where} ORDER BY distance LIMIT %s) nearest"
-    )
     return sql, params
 
 
