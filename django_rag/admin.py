@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from .exceptions import DjangoRAGError, query_failure
 from .models import ApiKey, Chunk, Collection, Document, EmbedderState, EvalResult, EvalRun, QueryLog
 from .generation import ask
-from .tasks import INGEST_TASK, queue_documents
+from .tasks import INGEST_TASK, REMOVE_CHUNKS_TASK, queue_documents
 
 logger = logging.getLogger("django_rag.admin")
 
@@ -232,7 +232,7 @@ class DocumentAdmin(VisibleRowsAdmin):
 
     @admin.action(description=_("Remove chunks of selected documents"), permissions=["change"])
     def remove_chunks(self, request, queryset):
-        self._queue(request, queryset, "django_rag.tasks.remove_chunks")
+        self._queue(request, queryset, REMOVE_CHUNKS_TASK)
 
     def get_urls(self):
         ask = path("ask/", self.admin_site.admin_view(self.ask_view), name="django_rag_ask")

@@ -399,7 +399,7 @@ def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
     rates = settings.get("API_THROTTLE")
     if isinstance(rates, dict):
-        from .ratelimits import parse_rate
+        from .api.ratelimits import parse_rate
 
         for scope, rate in rates.items():
             if scope not in API_THROTTLE_SCOPES:
@@ -484,7 +484,7 @@ def _file_setting_errors(settings: dict[str, Any]) -> list[Any]:
         )
     proxies = settings.get("API_TRUSTED_PROXIES")
     if isinstance(proxies, (list, tuple)):
-        from .ratelimits import trusted_networks
+        from .api.ratelimits import trusted_networks
 
         try:
             trusted_networks(tuple(str(p) for p in proxies))

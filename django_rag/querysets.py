@@ -247,7 +247,8 @@ class RetrievalMixin:
 
         The chunks ``list(self.<mode>(query, **options).select_related("document")[:k])``
         returns, in the same order, built without the ORM's query compiler, which took a
-        third of a question's time in ``ask()`` (benchmarks/RESULTS.md). The QuerySet's
+        third of a question's time in ``ask()`` (benchmarks/RESULTS.md; the fast path is
+        :func:`django_rag.fastpaths.fetch_top`). The QuerySet's
         filters apply inside the legs as usual; its other settings (ordering,
         annotations, ``select_related``) do not carry over. ``collections=True`` loads
         each document's collection too. In hybrid mode a leg weighted 0 (the hashing
@@ -257,7 +258,7 @@ class RetrievalMixin:
         """
         import inspect
 
-        from . import retrieval, validation
+        from . import fastpaths, retrieval, validation
 
         retrieval.check_mode(mode)
         k = validation.k_value(k)
@@ -274,7 +275,7 @@ class RetrievalMixin:
         )
         if ranking is None:
             return []
-        return retrieval.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
+        return fastpaths.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
 
 
 class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):

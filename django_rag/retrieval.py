@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
 from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
@@ -74,7 +73,8 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     NaN, infinities and values past the type's range would otherwise end the search in
     a ``DataError``. The checks scan the text rather than the floats: a finite float's
     repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
-    written with a "+" ("1e+16"). One-character searches are memchr scans: ~0.1 us.
+    written with a "+" ("1e+16"). One-character searches are memchr scans (~0.1 us,
+    timed by hand; not a figure of benchmarks/RESULTS.md).
     """
     try:
         floats = [float(x) for x in vector]
@@ -186,39 +186,23 @@ def semantic_leg(
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     if side_table:
-        return _side_semantic_leg(vector, embedder, limit, chunk_filter, dims, kind)
-    where = "c.embedder = %s"
+        from .embedder_state import SIDE_TABLE
+
+        # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
+        table, alias, chunk_id, where = SIDE_TABLE, "e", "e.chunk_id", "e.embedder = %s AND e.embedding IS NOT NULL"
+    else:
+        table, alias, chunk_id, where = CHUNK_TABLE, "c", "c.id", "c.embedder = %s"
     params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
-        where += f" AND c.id IN ({chunk_filter.sql})"
+        where += f" AND {chunk_id} IN ({chunk_filter.sql})"
         params.extend(chunk_filter.params)
     params.append(limit)
     sql = (
         "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT c.id, (c.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
+        f"SELECT {chunk_id} AS id, ({alias}.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
+        f"FROM {table} {alias} WHERE {where} ORDER BY distance LIMIT %s) nearest"
     )
     # The vector literal comes first in the SELECT list, before the WHERE parameters.
-    return sql, params
-
-
-def _side_semantic_leg(
-    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None, dims: int, kind: str
-) -> tuple[str, list[Any]]:
-    from .embedder_state import SIDE_TABLE
-
-    # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
-    where = "e.embedder = %s AND e.embedding IS NOT NULL"
-    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
-    if chunk_filter is not None:
-        where += f" AND e.chunk_id IN ({chunk_filter.sql})"
-        params.extend(chunk_filter.params)
-    params.append(limit)
-    sql = (
-        "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT e.chunk_id AS id, (e.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {SIDE_TABLE} e WHERE {where} ORDER BY distance LIMIT %s) nearest"
-    )
     return sql, params
 
 
@@ -508,110 +492,3 @@ def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score:
     if min_score is not None:
         qs = qs.filter(score__gte=min_score)
     return qs.order_by("-score", "best_rank", "pk")
-
-
-# --- the top k as model instances, without the ORM's compiler --------------------------
-
-
-_loaders: dict[tuple[Any, ...], tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
-
-
-def _loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
-    """Attribute names and converters that turn a row's columns into ``model`` field values.
-
-    The same converters the ORM's compiler applies (``from_db_value``, the backend's),
-    worked out once per model, fields and database.
-    """
-    key = (model, tuple(field.attname for field in fields), connection.alias)
-    if key not in _loaders:
-        _loaders[key] = _make_loader(model, fields, connection)
-    return _loaders[key]
-
-
-def _make_loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
-    table = model._meta.db_table
-    columns = []
-    for field in fields:
-        col = field.get_col(table)
-        columns.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
-    return [field.attname for field in fields], columns
-
-
-def _instance(model: Any, db: str, loader: tuple[list[str], list[tuple[Any, list[Any]]]], values: Sequence[Any],
-              connection: Any) -> Any:
-    names, columns = loader
-    converted = list(values)
-    for n, (col, converters) in enumerate(columns):
-        for converter in converters:
-            converted[n] = converter(converted[n], col, connection)
-    return model.from_db(db, names, converted)
-
-
-def fetch_top(
-    queryset: Any, sql: str, params: Sequence[Any], *, k: int, min_score: float | None = None,
-    collections: bool = False,
-) -> list[Any]:
-    """The ``k`` best chunks of a ranking, with their documents (and collections), as a list.
-
-    One statement, as ``attach_ranking(...).select_related("document")[:k]`` would send,
-    but written here rather than by the ORM's compiler: building and compiling that
-    QuerySet cost more than a millisecond of a question's time in ``ask()``. The
-    instances are what the QuerySet would make: the same deferred fields (the chunk's
-    ``embedding`` and ``search_vector``, the document's ``text``), the ranking columns
-    as attributes, the document (and collection) cached on the relation.
-    """
-    model, db = queryset.model, queryset.db
-    # The models through the QuerySet's relations: this layer sits below django_rag.models.
-    document_relation = model._meta.get_field("document")
-    Document = document_relation.related_model
-    collection_relation = Document._meta.get_field("collection")
-    Collection = collection_relation.related_model
-    connection = connections[db]
-    qn = connection.ops.quote_name
-    ranking = qn(RANKING_ALIAS)
-    chunk_fields = [f for f in model._meta.concrete_fields if f.name not in SEARCH_DEFERRED_FIELDS]
-    document_fields = [f for f in Document._meta.concrete_fields if f.name != "text"]
-    collection_fields = list(Collection._meta.concrete_fields) if collections else []
-    select = [f"c.{qn(f.column)}" for f in chunk_fields] + [f"{ranking}.{qn(name)}" for name in RANKING_COLUMNS]
-    select += [f"d.{qn(f.column)}" for f in document_fields] + [f"o.{qn(f.column)}" for f in collection_fields]
-    statement = (
-        f"SELECT {', '.join(select)} FROM {qn(model._meta.db_table)} c"
-        f" INNER JOIN ({sql}) {ranking} ON {ranking}.id = c.{qn(model._meta.pk.column)}"
-        f" INNER JOIN {qn(Document._meta.db_table)} d"
-        f" ON d.{qn(Document._meta.pk.column)} = c.{qn(document_relation.column)}"
-    )
-    if collections:
-        statement += (
-            f" LEFT OUTER JOIN {qn(Collection._meta.db_table)} o"
-            f" ON o.{qn(Collection._meta.pk.column)} = d.{qn(collection_relation.column)}"
-        )
-    params = list(params)
-    if min_score is not None:
-        statement += f" WHERE {ranking}.score >= %s"
-        params.append(min_score)
-    statement += f" ORDER BY {ranking}.score DESC, {ranking}.best_rank, c.{qn(model._meta.pk.column)} LIMIT %s"
-    params.append(int(k))
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-
-    chunk_loader = _loader(model, chunk_fields, connection)
-    document_loader = _loader(Document, document_fields, connection)
-    collection_loader = _loader(Collection, collection_fields, connection)
-    ends = [len(chunk_fields), len(RANKING_COLUMNS), len(document_fields), len(collection_fields)]
-    results = []
-    for row in rows:
-        first = ends[0]
-        chunk = _instance(model, db, chunk_loader, row[:first], connection)
-        for name, value in zip(RANKING_COLUMNS, row[first:first + ends[1]]):
-            setattr(chunk, name, value)
-        first += ends[1]
-        document = _instance(Document, db, document_loader, row[first:first + ends[2]], connection)
-        first += ends[2]
-        if collections:
-            values = row[first:first + ends[3]]
-            collection = None if values[0] is None else _instance(Collection, db, collection_loader, values, connection)
-            collection_relation.set_cached_value(document, collection)
-        document_relation.set_cached_value(chunk, document)
-        results.append(chunk)
-    return results

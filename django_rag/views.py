@@ -24,7 +24,7 @@ from django.views.decorators.http import require_safe
 from .conf import get_setting
 from .files import display_name
 from .models import ApiKey, Document
-from .ratelimits import failed_auth_wait, record_failed_auth, retry_after
+from .api.ratelimits import failed_auth_wait, record_failed_auth, retry_after
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
 #: Shown in the browser (inline): names of text files that are displayed as text/plain.

@@ -9,15 +9,12 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-import psycopg
 from asgiref.sync import sync_to_async
-from django.db import connections, router, transaction
-from django.db.models import signals
-from django.db.models.sql import InsertQuery
 
 from .. import validation
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
+from ..fastpaths import insert_log_row
 from ..models import Chunk, Collection, Document, QueryLog
 from ..querysets import searchable_chunks
 from ..redaction import redact
@@ -271,7 +268,8 @@ class _Question:
             cache_hit=bool(answer and answer.cached), no_answer=bool(answer and answer.no_answer),
             error=redact(error, getattr(self.llm, "secrets", ())),
         )
-        save_log_entry(entry)
+        # Without waiting for the disk: a trace can lose its latest rows in a crash.
+        insert_log_row(entry)
         return entry.pk
 
     def from_cache(self, key: str) -> Answer | None:
@@ -304,48 +302,6 @@ class _Question:
             {"text": answer.text, "no_answer": answer.no_answer, "sources": [s.as_dict() for s in answer.sources]},
             get_setting("ANSWER_CACHE_TIMEOUT"),
         )
-
-
-def save_log_entry(entry: QueryLog) -> None:
-    """Insert a QueryLog row without waiting for the disk.
-
-    A commit waits for its WAL record to reach the disk (most of a cached answer's
-    cost; benchmarks/RESULTS.md). A log row may be lost if the server crashes in the next
-    fraction of a second, which a trace can afford, so outside a transaction the row is
-    committed with ``synchronous_commit`` off (never a risk of corruption, only of losing
-    the latest rows). Inside a caller's transaction the setting would apply to the
-    caller's writes too, so the row is written normally there.
-
-    Outside a transaction it takes one round trip: ``set_config(..., is_local)`` and the
-    INSERT sent as one query string, which PostgreSQL runs as one implicit transaction,
-    so the setting covers exactly this row's commit (BEGIN, SET LOCAL, INSERT and COMMIT
-    one by one took four round trips). ``pre_save`` and ``post_save`` are sent
-    as ``save()`` would.
-    """
-    using = router.db_for_write(QueryLog)
-    connection = connections[using]
-    if connection.in_atomic_block:
-        entry.save(using=using)
-        return
-    with connection.cursor() as cursor:
-        # Several statements in one execute() need client-side binding, Django's default
-        # (DATABASES OPTIONS "server_side_binding" turns it off).
-        if not isinstance(cursor.cursor, psycopg.ClientCursor):
-            with transaction.atomic(using=using):
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                entry.save(using=using)
-            return
-        signals.pre_save.send(sender=QueryLog, instance=entry, raw=False, using=using, update_fields=None)
-        query = InsertQuery(QueryLog)
-        query.insert_values([f for f in QueryLog._meta.local_concrete_fields if not f.primary_key], [entry])
-        compiler = query.get_compiler(using=using)
-        compiler.returning_fields = [QueryLog._meta.pk]
-        [(sql, params)] = compiler.as_sql()
-        cursor.execute("SELECT set_config('synchronous_commit', 'off', true); " + sql, params)
-        cursor.cursor.nextset()  # the INSERT's result: RETURNING id
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding, entry._state.db = False, using
-    signals.post_save.send(sender=QueryLog, instance=entry, created=True, update_fields=None, raw=False, using=using)
 
 
 def ask(

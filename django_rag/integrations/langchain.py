@@ -98,16 +98,8 @@ from .. import validation
 from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
 from ..embedders.langchain import Embedder as LangChainEmbeddingsEmbedder
-from ..ingestion.extractors import extract, text_formats
-from ..ingestion.pipeline import (
-    chunk_context,
-    embed_in_batches,
-    ingest,
-    ingest_signature,
-    read_source,
-    resolve_language,
-)
-from ..ingestion.splitting import split_sections
+from ..ingestion.extractors import text_formats
+from ..ingestion.pipeline import embed_in_batches, ingest, ingest_signature, prepare, read_source, resolve_language
 from ..models import Chunk, Collection, Document
 from ..retrieval import check_mode
 from ..receivers import auto_ingest_paused
@@ -187,7 +179,7 @@ class _PrefetchedEmbedder(BaseEmbedder):
         return getattr(self.inner, "secrets", ())
 
     def prefetch(self, texts: Iterable[str]) -> None:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        missing = list(dict.fromkeys(text for text in texts if text not in self.vectors))
         if missing:
             self.vectors.update(zip(missing, embed_in_batches(self.inner, missing), strict=True))
 
@@ -441,12 +433,8 @@ class DjangoRAGVectorStore(VectorStore):
             hashlib.sha256(data).hexdigest(), embedder, resolve_language(row), row.title, format=fmt
         ):
             return []
-        # Bad text (too long, binary) raises here, before anything is written.
-        extracted = extract(data, name=name, format=fmt, max_length=get_setting("MAX_TEXT_LENGTH"))
-        return [
-            Chunk.compose_embedding_text(chunk_context(row.title, draft.metadata), draft.content)
-            for draft in split_sections(extracted.sections)
-        ]
+        # The pipeline's own stage; bad text (too long, binary) raises here, before anything is written.
+        return prepare(data, name=name, format=fmt, title=row.title).embedding_texts
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the documents with these ids (and their chunks); unknown ids are ignored."""
