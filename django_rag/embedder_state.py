@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db import ProgrammingError, router, transaction
+from django.db import ProgrammingError, models, router, transaction
 
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder
@@ -35,7 +35,7 @@ class Snapshot:
 _snapshots: dict[str, tuple[float, Snapshot]] = {}
 
 
-def _state_model():
+def _state_model() -> type[models.Model]:
     return apps.get_model("django_rag", "EmbedderState")
 
 

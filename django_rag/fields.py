@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.fields.files import FieldFile
 
 
@@ -12,17 +15,17 @@ class RegConfigField(models.CharField):
     configuration names on write, which keeps bad languages out of the table.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 63)
         super().__init__(*args, **kwargs)
 
-    def db_type(self, connection):
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "regconfig"
 
-    def cast_db_type(self, connection):
+    def cast_db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "regconfig"
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
         # regconfig prints schema-qualified names when they are not on the search_path.
         if isinstance(value, str) and value.startswith("pg_catalog."):
             return value[len("pg_catalog.") :]

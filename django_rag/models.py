@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -415,8 +415,8 @@ class EvalResult(EvalScores):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.question[:80]}"
-class ApiKeyQuerySet(models.QuerySet):
-    def active(self):
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> Self:
         """Keys that authenticate now: not revoked, not expired, of an active user."""
         from django.db.models.functions import Now
 

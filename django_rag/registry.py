@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -22,6 +22,9 @@ from django.db.models.signals import post_delete, post_save
 from .access import add_model_rule, remove_model_rule
 from .exceptions import NotRegistered
 from .tasks import enqueue
+
+if TYPE_CHECKING:
+    from .models import Collection
 
 Getter = str | Callable[[Any], Any] | None
 
@@ -56,7 +59,7 @@ class Registration:
         getter = self.url if self.url is not None else ("get_absolute_url" if hasattr(instance, "get_absolute_url") else None)
         return str(_read(instance, getter) or "")[:2000] if getter else ""
 
-    def collection_for(self, instance: Any):
+    def collection_for(self, instance: Any) -> Collection | None:
         from .models import Collection
 
         value = self.collection(instance) if callable(self.collection) else self.collection

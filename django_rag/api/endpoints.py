@@ -15,6 +15,7 @@ from django.core.validators import URLValidator
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import File, Form, Query, Router, Status, UploadedFile
 from ninja import Path as PathParam
 
@@ -112,7 +113,7 @@ def _document_out(document: Document, request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/ask", response={200: AnswerOut, **ASK_ERRORS}, summary="Answer a question with citations")
-def ask(request: HttpRequest, payload: AskIn):
+def ask(request: HttpRequest, payload: AskIn) -> dict[str, Any]:
     """Retrieve the best chunks the caller may see and answer from them, citing them as [n]."""
     import django_rag
 
@@ -166,7 +167,7 @@ false}`). A provider failure after the stream has started ends it with an `error
         }
     },
 )
-def ask_stream(request: HttpRequest, payload: AskIn):
+def ask_stream(request: HttpRequest, payload: AskIn) -> HttpResponseBase:
     import django_rag
 
     user = caller(request)
@@ -225,7 +226,7 @@ def search(
     k: int = Query(5, ge=1, le=MAX_K),
     mode: Mode = Query("hybrid"),
     collection: Text | None = Query(None, max_length=200, description="A collection's slug."),
-):
+) -> list[dict[str, Any]]:
     """The ``k`` best chunks for ``q`` among those the caller may see."""
     import django_rag
 
@@ -253,7 +254,7 @@ def list_documents(
     status: Document.Status | None = Query(None),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-):
+) -> dict[str, Any]:
     user = caller(request)
     documents = Document.objects.using(read_database(Document)).visible_to(user).select_related("collection")
     if collection is not None:
@@ -276,7 +277,7 @@ def create_document(
     collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),
     source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),
     language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),
-):
+) -> Status[dict[str, Any]]:
     """A file (PDF, text, Markdown, HTML: by its extension, or its Content-Type when it has
     none) or a ``text`` field; answers 202 and ingests it after the response."""
     user = caller(request)
@@ -332,12 +333,12 @@ DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])
 
 
 @router.get("/documents/{document_id}", response={200: DocumentOut, **READ_ERRORS}, summary="Get a document")
-def get_document(request: HttpRequest, document_id: int = DocumentId):
+def get_document(request: HttpRequest, document_id: int = DocumentId) -> dict[str, Any]:
     return _document_out(_document(caller(request), document_id), request)
 
 
 @router.delete("/documents/{document_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a document")
-def delete_document(request: HttpRequest, document_id: int = DocumentId):
+def delete_document(request: HttpRequest, document_id: int = DocumentId) -> Status[None]:
     user = caller(request)
     document = _document(user, document_id)
     _require(user, "delete_document")
@@ -355,7 +356,7 @@ def delete_document(request: HttpRequest, document_id: int = DocumentId):
     response={202: DocumentOut, **WRITE_ERRORS},
     summary="Ingest a document again",
 )
-def reingest_document(request: HttpRequest, document_id: int = DocumentId):
+def reingest_document(request: HttpRequest, document_id: int = DocumentId) -> Status[dict[str, Any]]:
     """Re-extract, re-split and re-embed the document even if nothing changed (after the response)."""
     user = caller(request)
     document = _document(user, document_id)
@@ -367,7 +368,7 @@ def reingest_document(request: HttpRequest, document_id: int = DocumentId):
 
 
 @router.get("/collections", response={200: list[CollectionOut], **READ_ERRORS}, summary="List collections")
-def list_collections(request: HttpRequest):
+def list_collections(request: HttpRequest) -> list[dict[str, Any]]:
     user = caller(request)
     # Count only the documents the caller may see: a count must not reveal the others.
     visible = Q(documents__in=Document.objects.visible_to(user).values("pk"))

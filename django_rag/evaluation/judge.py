@@ -287,9 +287,9 @@ class RagasJudge(Judge):
         return result
 
 
-def _judge_chat_model_class():
+def _judge_chat_model_class() -> type[Any]:
     from langchain_core.language_models.chat_models import BaseChatModel
-    from langchain_core.messages import AIMessage
+    from langchain_core.messages import AIMessage, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatResult
 
     roles = {"human": "user", "system": "system", "ai": "assistant"}
@@ -303,7 +303,10 @@ def _judge_chat_model_class():
         def _llm_type(self) -> str:
             return "django-rag-judge"
 
-        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        def _generate(
+            self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+            **kwargs: Any,
+        ) -> ChatResult:
             converted = [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
             text = self.judge.complete(converted)
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

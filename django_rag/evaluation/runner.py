@@ -24,7 +24,7 @@ from ..conf import DEFAULT_EMBEDDER_ALIAS, DEFAULT_LLM_ALIAS, get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, EvalResult, EvalRun
 from ..redaction import redact
-from ..retrieval import SearchOptions, resolve_embedder
+from ..retrieval import RankingOptions, resolve_embedder
 from .datasets import BEIR, Dataset, DatasetError, EvalQuestion, load_dataset
 from .judge import ANSWER_METRICS, Judge, RagasJudge, ragas_available
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
@@ -35,7 +35,7 @@ RETRIEVAL_METRICS = ("ndcg", "recall", "mrr")
 BEIR_ID = "beir_id"
 
 Progress = Callable[[int, int, str], Any]
-#: The search options SearchOptions.build() checks.
+#: The search options RankingOptions.build() checks.
 SEARCH_NUMBERS = ("candidates", "rrf_k", "weights", "postings_per_term")
 
 
@@ -81,7 +81,7 @@ def evaluate(
     if limit is not None:
         limit = validation.integer("limit", limit, maximum=validation.INT8_MAX)
     # The search options' numbers are checked before a corpus is loaded or a run stored.
-    SearchOptions.build(**{name: search[name] for name in SEARCH_NUMBERS if name in search})
+    RankingOptions.build(**{name: search[name] for name in SEARCH_NUMBERS if name in search})
     if search.get("min_score") is not None:
         validation.number("min_score", search["min_score"])
     if not isinstance(dataset, Dataset):
@@ -265,7 +265,9 @@ def _check_relevant_ids(questions: Iterable[EvalQuestion], external_ids: dict[in
                 )
 
 
-def _make_judge(answers: bool | None, llm: str, judge_llm: str | None, embedder: str | None, use_ragas: bool | None):
+def _make_judge(
+    answers: bool | None, llm: str, judge_llm: str | None, embedder: str | None, use_ragas: bool | None
+) -> Judge | None:
     from ..llms import get_llm
 
     if answers is False:
@@ -291,7 +293,7 @@ def settings_snapshot(
     search: dict[str, Any],
 ) -> dict[str, Any]:
     """What shaped a run's numbers: enough to tell two runs apart in the admin."""
-    options = SearchOptions.build(
+    options = RankingOptions.build(
         candidates=search.get("candidates"), rrf_k=search.get("rrf_k"), weights=search.get("weights"),
         postings_per_term=search.get("postings_per_term"), embedder=embedder,
     )

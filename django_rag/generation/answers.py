@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from asgiref.sync import sync_to_async
@@ -21,10 +21,16 @@ from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, QueryLog
 from ..querysets import searchable_chunks
 from ..redaction import redact
-from ..retrieval import SEARCH_DEFERRED_FIELDS, check_mode, resolve_embedder
+from ..retrieval import SEARCH_DEFERRED_FIELDS, Mode, SearchOptions, check_mode, resolve_embedder
 from . import cache as answer_cache
 from .citations import cited_numbers, remove_invalid_citations
 from .prompts import answer_messages, condense_messages
+
+if TYPE_CHECKING:
+    from ..access import Asker
+    from ..embedders import BaseEmbedder
+    from ..llms import BaseLLM
+    from ..querysets import ChunkQuerySet
 
 logger = logging.getLogger("django_rag.generation")
 
@@ -144,17 +150,23 @@ class _Question:
     """One question on its way to an answer: what ask() and stream() share (its
     settings, the standalone question, the timings of each step, the usage)."""
 
-    def __init__(self, question, *, user, collection, history, k, mode, llm, embedder, queryset, use_cache, search):
+    def __init__(
+        self, question: str, *, user: Asker, collection: Collection | str | int | None,
+        history: Sequence[Mapping[str, str]] | None, k: int | None, mode: Mode, llm: BaseLLM | str,
+        embedder: BaseEmbedder | str | None, queryset: ChunkQuerySet | None, use_cache: bool, search: SearchOptions,
+    ) -> None:
         from ..llms import get_llm
 
         self.started = time.perf_counter()
         self.question, self.history = _validate(question, history)
         check_mode(mode)
+        # An option the mode does not take fails before any work (condensing, the cache).
+        search.check(mode)
         self.user, self.mode = user, mode
         self.collection = _resolve_collection(collection, user)
         self.k = validation.k_value(get_setting("ANSWER_K") if k is None else k)
         self.llm = get_llm(llm) if isinstance(llm, str) else llm
-        self.embedder = resolve_embedder(embedder)
+        self.embedder = resolve_embedder(embedder if embedder is not None else search.embedder)
         self.queryset = queryset
         self.search = search
         self.use_cache = use_cache and answer_cache.get_cache() is not None
@@ -186,12 +198,18 @@ class _Question:
     def cache_key(self) -> str:
         return answer_cache.answer_key(
             question=self.standalone, collection=self.collection.pk if self.collection else None, k=self.k,
-            mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self.search,
+            mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self._search_key(),
             scope=self.visibility_scope(), prompt=PROMPT_VERSION, index=answer_cache.index_version(),
             no_answer=get_setting("NO_ANSWER_TEXT"),
         )
 
-    def searchable(self):
+    def _search_key(self) -> dict[str, Any]:
+        """The search options given, as a cache-key part (the embedder is a key part of its own)."""
+        given = self.search.given()
+        given.pop("embedder", None)
+        return given
+
+    def searchable(self) -> ChunkQuerySet:
         """The chunks this user may be answered from: visible, in the collection, in the queryset.
 
         Built once per question: the access rules query the database to build it, and the
@@ -214,18 +232,18 @@ class _Question:
 
     def retrieve(self) -> list[Source]:
         chunks = self.searchable()
-        options = dict(self.search)
         # ask() shows k chunks; each leg needs a few times that for fusion to find them,
         # not the 100 a browsing search fetches (what that saves: benchmarks/RESULTS.md).
-        options.setdefault("candidates", min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
+        options = self.search.fill(candidates=min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
         step_started = time.perf_counter()
         if self.mode != "keyword":
-            options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
-            options.setdefault("embedder", self.embedder)
+            if options.vector is None:
+                options = options.fill(vector=answer_cache.cached_query_vector(self.embedder, self.standalone))
+            options = options.fill(embedder=self.embedder)
             step_started = self.record_time("embed", step_started)
         # Sources read their document (title, file, URL), not its collection: joining
         # that too cost a measurable part of a question (benchmarks/RESULTS.md).
-        results = chunks.top(self.standalone, self.k, mode=self.mode, **options)
+        results = chunks.top(self.standalone, self.k, mode=self.mode, options=options)
         self.record_time("retrieve", step_started)
         return [Source.from_chunk(n, chunk) for n, chunk in enumerate(results, start=1)]
 
@@ -351,28 +369,40 @@ def save_log_entry(entry: QueryLog) -> None:
 def ask(
     question: str,
     *,
-    user: Any = None,
-    collection: Any = None,
-    history: Sequence[dict[str, str]] | None = None,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
     k: int | None = None,
-    mode: str = "hybrid",
-    llm: Any = "default",
-    embedder: Any = None,
-    queryset: Any = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
     use_cache: bool = True,
-    **search: Any,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
 ) -> Answer:
     """Answer ``question`` from the indexed documents, with citations.
 
     ``collection`` (a Collection, slug or pk) and ``queryset`` (any Chunk QuerySet)
     narrow what is searched; ``history`` (``[{"role": "user"|"assistant", "content":
-    ...}]``) makes it a follow-up question; other keyword arguments go to the search.
-    Raises :class:`~django_rag.exceptions.LLMError` subclasses when the provider fails
-    (after logging the failure in ``QueryLog``).
+    ...}]``) makes it a follow-up question. ``language`` and the numbers after it tune
+    the search as in ``QuerySet.hybrid()``, one by one or together as ``options`` (a
+    :class:`~django_rag.retrieval.SearchOptions`); one the ``mode`` does not take is a
+    ``TypeError``. Raises :class:`~django_rag.exceptions.LLMError` subclasses when the
+    provider fails (after logging the failure in ``QueryLog``).
     """
     asking = _Question(
         question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
-        embedder=embedder, queryset=queryset, use_cache=use_cache, search=search,
+        embedder=embedder, queryset=queryset, use_cache=use_cache,
+        search=(options or SearchOptions()).override(
+            language=language, candidates=candidates, rrf_k=rrf_k, weights=weights,
+            postings_per_term=postings_per_term, min_score=min_score,
+        ),
     )
     try:
         asking.condense()
@@ -399,16 +429,37 @@ def ask(
     return answer
 
 
-def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
+def stream(
+    question: str,
+    *,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
+    k: int | None = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
+    use_cache: bool = True,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
+) -> Iterator[dict[str, Any]]:
     """Like :func:`ask`, as events: ``{"type": "token", "text"}``... then ``sources``, then ``done``.
 
     A provider failure ends the stream with ``{"type": "error", "code", "detail"}``.
     """
     asking = _Question(
-        question, user=options.pop("user", None), collection=options.pop("collection", None),
-        history=options.pop("history", None), k=options.pop("k", None), mode=options.pop("mode", "hybrid"),
-        llm=options.pop("llm", "default"), embedder=options.pop("embedder", None),
-        queryset=options.pop("queryset", None), use_cache=options.pop("use_cache", True), search=options,
+        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
+        embedder=embedder, queryset=queryset, use_cache=use_cache,
+        search=(options or SearchOptions()).override(
+            language=language, candidates=candidates, rrf_k=rrf_k, weights=weights,
+            postings_per_term=postings_per_term, min_score=min_score,
+        ),
     )
     try:
         asking.condense()
@@ -445,8 +496,35 @@ def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
     yield {"type": "done", "answer": answer}
 
 
-aask = sync_to_async(ask, thread_sensitive=True)
-aask.__doc__ = "Async twin of :func:`ask` (runs it in Django's thread-sensitive executor)."
+_ask_in_thread = sync_to_async(ask, thread_sensitive=True)
+
+
+async def aask(
+    question: str,
+    *,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
+    k: int | None = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
+    use_cache: bool = True,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
+) -> Answer:
+    """Async twin of :func:`ask` (runs it in Django's thread-sensitive executor)."""
+    return await _ask_in_thread(
+        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm, embedder=embedder,
+        queryset=queryset, use_cache=use_cache, options=options, language=language, candidates=candidates,
+        rrf_k=rrf_k, weights=weights, postings_per_term=postings_per_term, min_score=min_score,
+    )
 
 
 def _send_answer_generated(answer: Answer, user: Any) -> None:

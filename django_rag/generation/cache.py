@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db import connections
 
 from ..conf import get_setting
@@ -21,7 +21,7 @@ from ..conf import get_setting
 PREFIX = "django_rag"
 
 
-def get_cache():
+def get_cache() -> BaseCache | None:
     alias = get_setting("CACHE")
     return caches[alias] if alias else None
 

@@ -109,6 +109,7 @@ from ..ingestion.pipeline import (
 )
 from ..ingestion.splitting import split_sections
 from ..models import Chunk, Collection, Document
+from ..querysets import ChunkQuerySet, DocumentQuerySet
 from ..retrieval import check_mode
 from ..receivers import auto_ingest_paused
 
@@ -331,10 +332,10 @@ class DjangoRAGVectorStore(VectorStore):
         collection, _ = Collection.objects.using(self.using).get_or_create(slug=ref, defaults={"name": ref})
         return collection
 
-    def _documents(self):
+    def _documents(self) -> DocumentQuerySet:
         return Document.objects.using(self.using).filter(self._collection_q())
 
-    def _documents_by_id(self, ids: Sequence[str]):
+    def _documents_by_id(self, ids: Sequence[str]) -> DocumentQuerySet:
         return self._documents().filter(**{f"metadata__{ID_KEY}__in": list(ids)}).order_by()
 
     # -- writing ----------------------------------------------------------------------
@@ -493,7 +494,7 @@ class DjangoRAGVectorStore(VectorStore):
 
     # -- searching --------------------------------------------------------------------
 
-    def _chunks(self, filter: dict[str, Any] | Q | None):
+    def _chunks(self, filter: dict[str, Any] | Q | None) -> ChunkQuerySet:
         chunks = Chunk.objects.using(self.using).filter(self._collection_q("document__"))
         if self.user is not _EVERY_DOCUMENT:
             chunks = chunks.visible_to(self.user)
@@ -539,7 +540,7 @@ class DjangoRAGVectorStore(VectorStore):
         options = {**defaults, **options}
         # Each leg returns `candidates` chunks; fewer than k would cap the results.
         candidates = options.get("candidates")
-        if candidates is not None:  # checked before it is compared (SearchOptions checks the rest)
+        if candidates is not None:  # checked before it is compared (RankingOptions checks the rest)
             validation.integer("candidates", candidates, maximum=get_setting("MAX_CANDIDATES"), setting="MAX_CANDIDATES")
         options["candidates"] = max(candidates or get_setting("CANDIDATES"), k)
         if mode != "keyword":
@@ -611,9 +612,9 @@ class DjangoRAGVectorStore(VectorStore):
         if mode == "semantic":
             return lambda score: min(max(score, 0.0), 1.0)
         if mode == "hybrid":
-            from ..retrieval import SearchOptions
+            from ..retrieval import RankingOptions
 
-            opts = SearchOptions.build(
+            opts = RankingOptions.build(
                 rrf_k=options.get("rrf_k", self.search_options.get("rrf_k")),
                 weights=options.get("weights", self.search_options.get("weights")),
                 embedder=self.embedder,  # the same default weights the search used

@@ -502,10 +502,14 @@ class LLM(BaseLLM):
         chosen = [s for s in ranked[: self.max_sentences] if s.score >= KEEP_RATIO * ranked[0].score]
         return " ".join(cite(s) for s in chosen)
 
-    def _generate(self, messages, *, max_tokens, temperature) -> Completion:
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         return Completion(text=self.answer(messages), usage=None, model=self.model_name)
 
-    def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
         completion = self._generate(messages, max_tokens=max_tokens, temperature=temperature)
         yield from chunk_words(completion.text)
         yield completion

@@ -332,12 +332,16 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 await asyncio.sleep(self._retry_delay(exc, attempt))
 
-    def _generate(self, messages, *, max_tokens, temperature) -> Completion:
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
         payload = self.to_langchain(messages)
         return self._completion(self._call(lambda: model.invoke(payload)))
 
-    async def _agenerate(self, messages, *, max_tokens, temperature) -> Completion:
+    async def _agenerate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature, client=self.async_client)
         payload = self.to_langchain(messages)
         return self._completion(await self._acall(lambda: model.ainvoke(payload)))
@@ -346,7 +350,9 @@ class LangChainLLM(BaseLLM):
     # read, and whether to try again, is _StreamProgress's. BaseChatModel.stream and
     # astream are generators: closing one releases the provider connection.
 
-    def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
         payload = self.to_langchain(messages)
         progress = _StreamProgress(self)
@@ -363,7 +369,9 @@ class LangChainLLM(BaseLLM):
                 chunks.close()
         yield progress.completion()
 
-    async def _astream(self, messages, *, max_tokens, temperature) -> AsyncIterator[str | Completion]:
+    async def _astream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> AsyncIterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature, client=self.async_client)
         payload = self.to_langchain(messages)
         progress = _StreamProgress(self)

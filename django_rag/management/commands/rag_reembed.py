@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag import reembed
 from django_rag.exceptions import DjangoRAGError
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         "run it again after an interruption and it continues where it stopped. See docs/embedding-models.md."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         action = parser.add_mutually_exclusive_group(required=True)
         action.add_argument("--to", metavar="ALIAS", help="Compute this embedder's vector for every chunk without one.")
         action.add_argument("--status", action="store_true", help="Coverage per embedder and collection, ETA, failures.")
