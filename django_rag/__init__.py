@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .access import Asker
     from .embedders import BaseEmbedder
     from .generation import Answer
-    from .ingestion import IngestResult
+    from .ingestion.pipeline import IngestResult
     from .llms import BaseLLM
     from .models import Chunk, Collection, Document, EvalRun
     from .querysets import ChunkQuerySet

@@ -125,7 +125,8 @@ def get_policy() -> Callable[[Any], Q]:
     if not path:
         return default_policy
     try:
-        return import_string(path)
+        policy: Callable[[Any], Q] = import_string(path)  # E055 checks what it returns
+        return policy
     except ImportError as exc:
         raise RAGImproperlyConfigured(f'DJANGO_RAG["ACCESS_POLICY"] = {path!r} cannot be imported: {exc}') from exc
 

@@ -25,10 +25,14 @@ from .generation import ask
 from .tasks import INGEST_TASK, queue_documents
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
-    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.admin.options import _FieldGroups, _ListDisplayT  # django-stubs' own aliases
+    from django.contrib.auth.models import AnonymousUser, User
     from django.db.models import QuerySet
     from django.utils.safestring import SafeString
+    from django_stubs_ext import StrOrPromise
+
+    #: request.user in the admin (django-stubs types it with AUTH_USER_MODEL).
+    Staff = User | AnonymousUser
 
     from .querysets import ChunkQuerySet, DocumentQuerySet, VisibilityMixin
 
@@ -56,9 +60,9 @@ _M = TypeVar("_M", bound=models.Model)
 logger = logging.getLogger("django_rag.admin")
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
-URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
+URL_FORM_FIELD: dict[type[models.Field[Any, Any]], dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Document.Status.PENDING: "#6b7280",
     Document.Status.PROCESSING: "#2563eb",
     Document.Status.READY: "#15803d",
@@ -75,10 +79,10 @@ class VisibleRowsAdmin(ModelAdmin[_M]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
         # Every model listed here has a QuerySet with VisibilityMixin (the stubs know only QuerySet).
-        return cast("VisibilityMixin", super().get_queryset(request)).visible_to(request.user)
+        return cast("VisibilityMixin[_M]", super().get_queryset(request)).visible_to(request.user)
 
 
-def visible_eval_runs(runs: QuerySet[EvalRun], user: AbstractBaseUser | AnonymousUser) -> QuerySet[EvalRun]:
+def visible_eval_runs(runs: QuerySet[EvalRun], user: Staff) -> QuerySet[EvalRun]:
     """The evaluation ``runs`` a staff member may see: superusers all; others the runs they made
     themselves (a run shows what its maker could retrieve), in collections they may still see."""
     if user.is_superuser:
@@ -119,7 +123,7 @@ class CollectionAdmin(VisibleRowsAdmin[Collection]):
         visible = Q(documents__in=Document.objects.visible_to(request.user).values("pk"))
         counted = super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
         # GROUP BY drops the model's default ordering; the autocomplete pages through this.
-        return counted.order_by(*Collection._meta.ordering, "pk")
+        return counted.order_by(*(Collection._meta.ordering or ()), "pk")
 
     @admin.display(description=_("documents"), ordering="_document_count")
     def document_count(self, obj: Collection) -> int:
@@ -148,7 +152,7 @@ class AskForm(forms.Form):
         label=_("Collection"), queryset=Collection.objects.none(), required=False, empty_label=_("All collections")
     )
 
-    def __init__(self, *args: Any, user: AbstractBaseUser | AnonymousUser, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Staff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["collection"]
         assert isinstance(field, forms.ModelChoiceField)
@@ -165,10 +169,10 @@ class DocumentAdmin(VisibleRowsAdmin[Document]):
     search_fields = ["title", "source_url", "file"]
     list_select_related = ["collection"]
     filter_horizontal = ["groups"]
-    ingestion_fields = [
+    ingestion_fields = (
         "status_badge", "error", "content_hash", "chunk_count", "ingest_seconds", "timings", "ingested_at",
         "created_at", "updated_at",
-    ]
+    )
     readonly_fields = [*ingestion_fields, "source_type", "source_id"]
     fieldsets = [
         (None, {"fields": ["collection", "title", "file", "text", "source_url", "language", "metadata"]}),
@@ -203,6 +207,7 @@ class DocumentAdmin(VisibleRowsAdmin[Document]):
         """The status badge and one sentence that agrees with it."""
         chunks = ngettext("%(count)d chunk", "%(count)d chunks", obj.chunk_count) % {"count": obj.chunk_count}
         when = _short_date(obj.ingested_at)
+        detail: StrOrPromise
         if obj.status == Document.Status.READY:
             took = f" in {obj.ingest_seconds:.2f} s" if obj.ingest_seconds is not None else ""
             detail = _("%(chunks)s%(took)s, %(when)s") % {"chunks": chunks, "took": took, "when": when}
@@ -275,7 +280,7 @@ class DocumentAdmin(VisibleRowsAdmin[Document]):
     def remove_chunks(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         self._queue(request, queryset, "django_rag.tasks.remove_chunks")
 
-    def get_urls(self) -> list[URLPattern | URLResolver]:
+    def get_urls(self) -> list[URLPattern]:
         ask = path("ask/", self.admin_site.admin_view(self.ask_view), name="django_rag_ask")
         return [ask, *super().get_urls()]
 
@@ -354,8 +359,7 @@ class ChunkAdmin(VisibleRowsAdmin[Chunk]):
     list_display = ["__str__", "document", "index", "preview", "embedder"]
     list_select_related = ["document"]
     search_fields = ["content"]
-    fields = ["document", "index", "content", "metadata", "embedder", "language"]
-    readonly_fields = fields
+    fields = readonly_fields = ("document", "index", "content", "metadata", "embedder", "language")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -380,7 +384,8 @@ class ChunkAdmin(VisibleRowsAdmin[Chunk]):
             return queryset, False
         chunks = cast("ChunkQuerySet", queryset)  # get_queryset()'s
         ranked = chunks.order_by().hybrid(search_term.strip(), candidates=self.search_candidates)
-        return ranked.filter(keyword_rank__isnull=False), False
+        # keyword_rank is an annotation of hybrid(), which the stubs' lookup check cannot see.
+        return ranked.filter(keyword_rank__isnull=False), False  # type: ignore[misc]
 
     #: How many chunks with the words the search box can list (the keyword leg's limit).
     search_candidates = 500
@@ -395,7 +400,7 @@ class ChunkAdmin(VisibleRowsAdmin[Chunk]):
         # The fused score means little to a person; the leg ranks do. The number stays in the tooltip.
         return format_html('<span title="score {}">{}</span>', f"{value:.4f}", matched)
 
-    def get_list_display(self, request: HttpRequest) -> Sequence[str | Callable[[Any], Any]]:
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[Chunk]:
         if request.GET.get("q", "").strip():
             return ["__str__", "document", "score", "preview", "embedder"]
         return super().get_list_display(request)
@@ -424,7 +429,7 @@ class RecordAdminMixin(QuestionColumnsMixin):
         queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]  # ModelAdmin's, after this mixin
         return queryset if request.user.is_superuser else self.visible_records(queryset, request.user)
 
-    def visible_records(self, queryset: QuerySet[Any], user: AbstractBaseUser | AnonymousUser) -> QuerySet[Any]:
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         raise NotImplementedError("A record admin must say which records a staff member who is not a superuser sees.")
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[str]:
@@ -451,13 +456,13 @@ class QueryLogAdmin(RecordAdminMixin, ModelAdmin[QueryLog]):
     date_hierarchy = "created_at"
 
     @admin.display(description=_("outcome"))
-    def outcome(self, obj: QueryLog) -> str:
+    def outcome(self, obj: QueryLog) -> StrOrPromise:
         if obj.error:
             return format_html('<span title="{}">{}</span>', obj.error, _("error"))
         text = _("no answer") if obj.no_answer else _("answered")
         return f"{text} ({_('cached')})" if obj.cache_hit else text
 
-    def visible_records(self, queryset: QuerySet[Any], user: AbstractBaseUser | AnonymousUser) -> QuerySet[Any]:
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         # Questions can be personal: staff other than superusers see only their own, and
         # only while they may see the collection asked about (its name is on the page).
         return queryset.filter(user=user.pk).filter(
@@ -474,14 +479,19 @@ EVAL_METRICS = [
 
 class EvalResultInline(QuestionColumnsMixin, TabularInline[EvalResult, EvalRun]):
     model = EvalResult
-    fields = ["question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error")
     extra = 0
     can_delete = False
     show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: EvalRun | None = None) -> bool:
         return False
+
+
+EVAL_RUN_FIELDS = (
+    "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
+    *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
+)
 
 
 @admin.register(EvalRun)
@@ -497,16 +507,13 @@ class EvalRunAdmin(ModelAdmin[EvalRun]):
     date_hierarchy = "started_at"
     actions = ["compare_runs"]
     inlines = [EvalResultInline]
-    fields = [
-        "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
-        *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
-    ]
+    fields = EVAL_RUN_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[EvalRun]:
         return visible_eval_runs(super().get_queryset(request), request.user)
 
     def get_readonly_fields(self, request: HttpRequest, obj: EvalRun | None = None) -> list[str]:
-        return [name for name in self.fields if name != "name"]  # a label is all one may change
+        return [name for name in EVAL_RUN_FIELDS if name != "name"]  # a label is all one may change
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs come from rag_eval or django_rag.evaluate()
@@ -538,7 +545,7 @@ class EvalResultAdmin(RecordAdminMixin, ModelAdmin[EvalResult]):
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
 
-    def visible_records(self, queryset: QuerySet[Any], user: AbstractBaseUser | AnonymousUser) -> QuerySet[Any]:
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         return queryset.filter(run__in=visible_eval_runs(EvalRun.objects.all(), user).values("pk"))
 
 
@@ -561,7 +568,7 @@ class ApiKeyAdmin(ModelAdmin[ApiKey]):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> _FieldGroups:
         if obj is None:
             # Only a superuser picks whose key it is; anyone else mints keys for themselves
             # (a key for another user, or a superuser, would act with their rights).
@@ -580,7 +587,7 @@ class ApiKeyAdmin(ModelAdmin[ApiKey]):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm[ApiKey], change: bool) -> None:
         if not change:
             if not request.user.is_superuser or "user" not in form.cleaned_data:
-                obj.user = request.user
+                obj.user = cast("User", request.user)  # signed in: the admin lets no one else here
             key = obj.set_new_key()
             super().save_model(request, obj, form, change)
             messages.warning(
@@ -639,12 +646,13 @@ class EmbedderStateAdmin(ModelAdmin[EmbedderState]):
         return False
 
     @admin.display(description=_("coverage"))
-    def coverage_display(self, obj: EmbedderState) -> str:
+    def coverage_display(self, obj: EmbedderState) -> StrOrPromise:
         from . import reembed
+        from .embedders import embedders
 
-        if obj.alias not in reembed.embedders or reembed.embedders[obj.alias].identity != obj.identity:
+        if obj.alias not in embedders or embedders[obj.alias].identity != obj.identity:
             return _("settings changed")
-        counts = reembed.coverage(reembed.embedders[obj.alias], side=obj.side_table)
+        counts = reembed.coverage(embedders[obj.alias], side=obj.side_table)
         return _coverage_text(counts)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from django.apps import AppConfig
 
 
-def _setting_errors(settings: dict[str, Any]) -> list[Error]:
-    errors = []
+def _setting_errors(settings: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for name, expected in SETTING_TYPES.items():
         value = settings.get(name)
         # bool is an int subclass: CHUNK_SIZE=True is a mistake, not a size.
@@ -71,7 +71,8 @@ def _reliability_errors(settings: dict[str, Any]) -> list[CheckMessage]:
     """E075: the lease and retry settings in range; W075: a lease an embedding call may outlast."""
     messages: list[CheckMessage] = []
     lease = settings.get("INGEST_LEASE_SECONDS")
-    ranges = [("INGEST_LEASE_SECONDS", lease, "a positive number of seconds", lambda v: v > 0),
+    ranges: list[tuple[str, Any, str, Callable[[float], bool]]] = [
+              ("INGEST_LEASE_SECONDS", lease, "a positive number of seconds", lambda v: v > 0),
               ("EMBED_RETRIES", settings.get("EMBED_RETRIES"), "an integer >= 0", lambda v: v >= 0),
               ("EMBED_RETRY_DELAY", settings.get("EMBED_RETRY_DELAY"), "a number of seconds >= 0", lambda v: v >= 0)]
     for name, value, wanted, valid in ranges:
@@ -107,7 +108,7 @@ def _number_setting_errors(settings: dict[str, Any]) -> list[Error]:
 
     from .validation import weights
 
-    def is_number(value: Any) -> bool:
+    def is_number(value: Any) -> TypeGuard[float]:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
     errors = []
@@ -183,7 +184,7 @@ def _queue_errors(queue: Any) -> list[Error]:
 
 
 @register(Tags.compatibility, "django_rag")
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Error]:
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     return _setting_errors(get_settings())
 
 
@@ -549,7 +550,7 @@ def check_file_storage_is_private(app_configs: Sequence[AppConfig] | None = None
     from django.conf import settings
     from django.core.files.storage import FileSystemStorage, storages
 
-    alias = get_settings().get("FILE_STORAGE")
+    alias = get_settings()["FILE_STORAGE"]  # a default: always there
     try:
         storage = storages[alias]
     except Exception:  # E055
@@ -616,7 +617,7 @@ def check_embedder_state(
 ) -> list[Any]:
     """E100-E103: the embedder state stored in the database against the settings (docs/embedding-models.md)."""
     from .embedders import embedders
-    from .reembed import state_database
+    from .embedder_state import state_database
 
     messages: list[Any] = []
     using = state_database()

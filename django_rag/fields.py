@@ -1,13 +1,21 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.fields.files import FieldFile
 
 
-class RegConfigField(models.CharField):
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+
+    _CharField = models.CharField[str | Combinable, str]
+else:
+    _CharField = models.CharField  # not subscriptable at run time
+
+
+class RegConfigField(_CharField):
     """A PostgreSQL ``regconfig`` column (a text search configuration such as ``english``).
 
     Stored as ``regconfig`` rather than text so that ``to_tsvector(language, content)``
@@ -43,7 +51,7 @@ class DocumentFieldFile(FieldFile):
 
     @property
     def url(self) -> str:
-        self._require_file()
+        self._require_file()  # type: ignore[attr-defined]  # FieldFile's own check, absent from django-stubs
         from .files import absolute_url, file_path
 
         return absolute_url(file_path(getattr(self.instance, "pk", None)))

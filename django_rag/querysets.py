@@ -9,7 +9,7 @@ so a site can add them to its own chunk manager or proxy models::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
@@ -20,15 +20,17 @@ if TYPE_CHECKING:
     from .models import Chunk, Collection, Document
     from .retrieval import Mode, SearchOptions
 
-    # The mixins are QuerySet methods: to the type checker they are QuerySets (of any
-    # model, or of chunks), at run time plain classes mixed into one.
-    _QuerySet = models.QuerySet[Any, Any]
+    # The mixins are QuerySet methods: to the type checker they are QuerySets (of the
+    # model they are mixed in for, or of chunks), at run time plain classes mixed into one.
+    _QuerySetOf = models.QuerySet
     _ChunkQuerySet = models.QuerySet[Chunk, Chunk]
 else:
-    _QuerySet = _ChunkQuerySet = object
+    _QuerySetOf, _ChunkQuerySet = Generic, object
+
+_M = TypeVar("_M", bound=models.Model)
 
 
-class VisibilityMixin(_QuerySet):
+class VisibilityMixin(_QuerySetOf[_M]):
     """``visible_to(user)``: the rows ``user`` may see, as a filter inside the SQL.
 
     The rules are in :mod:`django_rag.access` (and ``DJANGO_RAG["ACCESS_POLICY"]``).
@@ -46,14 +48,14 @@ class VisibilityMixin(_QuerySet):
         return self.filter(condition) if condition else self.all()
 
 
-class CollectionQuerySet(VisibilityMixin, models.QuerySet["Collection"]):
+class CollectionQuerySet(VisibilityMixin["Collection"], models.QuerySet["Collection"]):
     def visibility_condition(self, user: Asker) -> models.Q:
         from .access import collection_filter
 
         return collection_filter(user)
 
 
-class DocumentQuerySet(VisibilityMixin, models.QuerySet["Document"]):
+class DocumentQuerySet(VisibilityMixin["Document"], models.QuerySet["Document"]):
     def visibility_condition(self, user: Asker) -> models.Q:
         from .access import document_filter
 
@@ -205,7 +207,7 @@ class RetrievalMixin(_ChunkQuerySet):
         statement = self._ranking(query, options, semantic=semantic, keyword=keyword)
         if statement is None:
             return self.none()
-        results = retrieval.attach_ranking(self, *statement, min_score=min_score)
+        results: Self = retrieval.attach_ranking(self, *statement, min_score=min_score)
         # Search results are read for their text, not their vectors: loading and parsing
         # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
         # They still load on access; .defer(None) loads them eagerly.
@@ -312,7 +314,7 @@ class RetrievalMixin(_ChunkQuerySet):
         return retrieval.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
 
 
-class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet["Chunk"]):
+class ChunkQuerySet(VisibilityMixin["Chunk"], RetrievalMixin, models.QuerySet["Chunk"]):
     def visibility_condition(self, user: Asker) -> models.Q:
         from .access import document_filter
         from .models import Document
@@ -336,7 +338,7 @@ def searchable_chunks(
 
     if queryset is None:
         chunks = Chunk.objects.using(read_database())
-    elif queryset._db is None:  # a QuerySet given with .using() keeps its database
+    elif queryset._db is None:  # type: ignore[attr-defined]  # QuerySet._db: what .using() gave, else None
         chunks = queryset.using(read_database())
     else:
         chunks = queryset

@@ -74,6 +74,8 @@ class Registration:
 
     def rule(self, user: Any) -> Q:
         """``Q`` over Document: rows of this model must pass its ``visible_to`` rule; others are untouched."""
+        if self.visible_to is None:  # register() adds a rule only for registrations with one
+            return Q()
         content_type = ContentType.objects.get_for_model(self.model)
         condition = self.visible_to(user)
         if not isinstance(condition, Q):
@@ -272,6 +274,7 @@ def reindex_model(model_or_label: type[models.Model] | str, progress: Any = None
     registration = get_registration(model_or_label)
     model = registration.model
     meta = model._meta
+    assert meta.model_name is not None  # set on every model class (None only in the stubs)
     content_type = ContentType.objects.get_for_model(model)
     pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
     counts = {"ingested": 0, "unchanged": 0, "removed": 0, "failed": 0, "busy": 0}

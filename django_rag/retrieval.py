@@ -26,9 +26,9 @@ Fusion: Reciprocal Rank Fusion, ``sum(weight / (rrf_k + rank))`` over the legs.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import connections
 from django.db.models import FloatField, IntegerField
@@ -39,6 +39,9 @@ from . import validation
 from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .vector_indexes import vector_type
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import BaseExpression
 
 CHUNK_TABLE = "django_rag_chunk"
 RANKING_ALIAS = "rag_ranking"
@@ -379,6 +382,7 @@ def hybrid_sql(
         if not leg:
             continue
         if name == gated:
+            assert top is not None  # a leg is gated only when top is given
             parts.append(
                 f"{name} AS MATERIALIZED (SELECT * FROM ({leg[0]}) leg"
                 f" WHERE (SELECT count(*) FROM {_other(name)}) < %s)"
@@ -495,14 +499,14 @@ class RankingColumn(Expression):
         super().__init__(output_field=output_field)
         self.alias, self.column = alias, column
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         qn = _quoter(compiler)
-        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", []
+        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", ()
 
-    def relabeled_clone(self, change_map: dict[str, str]) -> RankingColumn:
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> RankingColumn:
         return RankingColumn(change_map.get(self.alias, self.alias), self.column, self.output_field)
 
-    def get_group_by_cols(self) -> list[RankingColumn]:  # type: ignore[override]  # Django's own (alias=None) is gone since 4.2
+    def get_group_by_cols(self) -> list[BaseExpression]:
         return [self]
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +28,9 @@ from ..retrieval import RankingOptions, resolve_embedder
 from .datasets import BEIR, Dataset, DatasetError, EvalQuestion, load_dataset
 from .judge import ANSWER_METRICS, Judge, RagasJudge, ragas_available
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
+
+if TYPE_CHECKING:
+    from ..retrieval import Mode
 
 MODES = ("keyword", "semantic", "hybrid")
 RETRIEVAL_METRICS = ("ndcg", "recall", "mrr")
@@ -74,7 +77,7 @@ def evaluate(
     searches (default: the active one, see ``rag_activate_embedder``), so that two
     embedders compare on the same questions before a switch.
     """
-    from ..reembed import in_side_table
+    from ..embedder_state import in_side_table
 
     modes = _modes(mode)
     k = validation.k_value(k)
@@ -182,7 +185,9 @@ def ingest_beir_corpus(
     if isinstance(collection, Collection):
         target = collection
     elif isinstance(collection, int):
-        target = _resolve_collection(collection)
+        found = _resolve_collection(collection)
+        assert found is not None  # an id gives its collection or a DatasetError
+        target = found
     else:
         slug = slugify(collection or f"eval-{dataset.name}")
         target, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": collection or f"Evaluation: {dataset.name}"})
@@ -367,7 +372,9 @@ def _judge_answer(
     options = {key: value for key, value in search.items() if key in _search_options(result.run.mode)}
     try:
         answer = ask(
-            result.question, collection=collection, mode=result.run.mode, llm=llm, user=user, embedder=embedder,
+            # One of MODES: evaluate() checked it before the run was stored.
+            result.question, collection=collection, mode=cast("Mode", result.run.mode), llm=llm, user=user,
+            embedder=embedder,
             **options,
         )
     except (DjangoRAGError, ValueError) as exc:  # a provider failure, a question over MAX_QUESTION_LENGTH

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from asgiref.sync import sync_to_async
@@ -27,6 +27,8 @@ from .citations import cited_numbers, remove_invalid_citations
 from .prompts import answer_messages, condense_messages
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from ..access import Asker
     from ..embedders import BaseEmbedder
     from ..llms import BaseLLM
@@ -128,7 +130,7 @@ def _validate(question: Any, history: Any) -> tuple[str, list[dict[str, str]]]:
     return question, turns
 
 
-def _resolve_collection(collection: Any, user: Any) -> Collection | None:
+def _resolve_collection(collection: Collection | str | int | None, user: Asker) -> Collection | None:
     """The collection named by a slug or id, among those ``user`` may see.
 
     One the user may not see raises the same ``Collection.DoesNotExist`` as one that
@@ -138,7 +140,7 @@ def _resolve_collection(collection: Any, user: Any) -> Collection | None:
         return collection
     validation.collection_reference(collection)
     lookup = {"pk": collection} if isinstance(collection, int) else {"slug": collection}
-    found = None
+    found: Collection | None = None
     if not isinstance(collection, int) or 0 < collection < 2**63:  # bigint: larger ids cannot exist
         found = Collection.objects.visible_to(user).filter(**lookup).first()
     if found is None:
@@ -173,7 +175,7 @@ class _Question:
         self.timings: dict[str, float] = {}
         self.standalone = self.question
         self.usage: dict[str, int] | None = None
-        self._searchable = None
+        self._searchable: ChunkQuerySet | None = None
 
     def record_time(self, name: str, since: float) -> float:
         """Note the milliseconds of step ``name`` since ``since``; returns now, to time the next step."""
@@ -275,7 +277,8 @@ class _Question:
     def log(self, answer: Answer | None = None, error: str = "") -> int | None:
         if not get_setting("QUERY_LOG"):
             return None
-        user = self.user if getattr(self.user, "is_authenticated", False) else None
+        # A signed-in user is an AUTH_USER_MODEL instance, whatever the caller's code typed it as.
+        user = cast("User", self.user) if getattr(self.user, "is_authenticated", False) else None
         entry = QueryLog(
             user=user, collection=self.collection, question=self.question,
             standalone_question=self.standalone if self.standalone != self.question else "",
@@ -293,7 +296,8 @@ class _Question:
         return entry.pk
 
     def from_cache(self, key: str) -> Answer | None:
-        data = answer_cache.get_cache().get(key)
+        cache = answer_cache.get_cache()
+        data = cache.get(key) if cache is not None else None
         if data is None:
             return None
         # Reloaded through the asker's visibility filter: a source made invisible since
@@ -317,7 +321,10 @@ class _Question:
         return self.finish(data["text"], sources, no_answer=data["no_answer"], cached=True)
 
     def store(self, key: str, answer: Answer) -> None:
-        answer_cache.get_cache().set(
+        cache = answer_cache.get_cache()
+        if cache is None:  # use_cache is False without one
+            return
+        cache.set(
             key,
             {"text": answer.text, "no_answer": answer.no_answer, "sources": [s.as_dict() for s in answer.sources]},
             get_setting("ANSWER_CACHE_TIMEOUT"),

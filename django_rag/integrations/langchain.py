@@ -184,8 +184,8 @@ class _PrefetchedEmbedder(BaseEmbedder):
         return self.inner.identity
 
     @property
-    def secrets(self) -> Sequence[str]:
-        return getattr(self.inner, "secrets", ())
+    def secrets(self) -> list[str]:
+        return list(getattr(self.inner, "secrets", ()))
 
     def prefetch(self, texts: Iterable[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
@@ -395,6 +395,7 @@ class DjangoRAGVectorStore(VectorStore):
         row.title = title[: Document._meta.get_field("title").max_length] if isinstance(title, str) else ""
         source = metadata.get("source")
         max_url = Document._meta.get_field("source_url").max_length
+        assert max_url is not None  # a URLField (2000)
         row.source_url = (
             source if isinstance(source, str) and source.startswith(("http://", "https://")) and len(source) <= max_url
             else ""
@@ -479,7 +480,7 @@ class DjangoRAGVectorStore(VectorStore):
         cls,
         texts: list[str],
         embedding: Embeddings | None = None,
-        metadatas: list[dict] | None = None,
+        metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
         **kwargs: Any,
@@ -696,7 +697,7 @@ class DjangoRAGVectorStore(VectorStore):
         cls,
         texts: list[str],
         embedding: Embeddings | None = None,
-        metadatas: list[dict] | None = None,
+        metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
         **kwargs: Any,

@@ -236,8 +236,8 @@ class Sentence:
     source: int
     position: int
     text: str
-    terms: Counter
-    context: frozenset  # title and heading terms
+    terms: Counter[str]
+    context: frozenset[str]  # title and heading terms
     score: float = 0.0
 
 
@@ -305,7 +305,7 @@ def _looks_like_heading(line: str, following: str) -> bool:
 def sentences_of(source: Source) -> list[Sentence]:
     """The sentences of a source's text, each with the words of its title and heading."""
     title_terms = frozenset(terms(source.title))
-    heading_terms: frozenset = frozenset()
+    heading_terms: frozenset[str] = frozenset()
     out: list[Sentence] = []
     block: list[str] = []
 

@@ -292,7 +292,7 @@ class LangChainLLM(BaseLLM):
         )
 
     def _delay(self, attempt: int) -> float:
-        return min(self.retry_backoff * 2**attempt, 8.0)
+        return min(self.retry_backoff * 2.0**attempt, 8.0)
 
     def _retry_delay(self, exc: Exception, attempt: int, *, may_retry: bool = True) -> float:
         """Seconds to wait before trying again after attempt ``attempt`` failed with ``exc``.
@@ -366,7 +366,7 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 time.sleep(progress.retry_delay(exc))
             finally:
-                chunks.close()
+                chunks.close()  # type: ignore[attr-defined]  # a generator; BaseChatModel.stream() says Iterator
         yield progress.completion()
 
     async def _astream(
@@ -385,7 +385,7 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 await asyncio.sleep(progress.retry_delay(exc))
             finally:
-                await chunks.aclose()
+                await chunks.aclose()  # type: ignore[attr-defined]  # an async generator; astream() says AsyncIterator
         yield progress.completion()
 
 
@@ -472,7 +472,8 @@ class LLM(LangChainLLM):
         ]
 
     def build_client(self) -> BaseChatModel:
-        return self.target.build(self)
+        chat_model: BaseChatModel = self.target.build(self)  # from_options() checked its class
+        return chat_model
 
 
 __all__ = ["LLM", "LangChainLLM", "message_text"]

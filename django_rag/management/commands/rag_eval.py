@@ -8,7 +8,7 @@ from django_rag import validation
 from django_rag.evaluation.datasets import DatasetError
 from django_rag.evaluation.runner import MODES, evaluate
 from django_rag.exceptions import DjangoRAGError
-from django_rag.management.progress import ProgressBar
+from django_rag.management.progress import ProgressBar, raw_stream
 
 COLUMNS = [
     ("ndcg", "nDCG@{k}"),
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             if bar is None:
                 for previous in bars.values():
                     previous.close()
-                bar = bars[label] = ProgressBar(total, stream=self.stderr._out, label=f"{label:<8} ")
+                bar = bars[label] = ProgressBar(total, stream=raw_stream(self.stderr), label=f"{label:<8} ")
             bar.advance()
 
         try:

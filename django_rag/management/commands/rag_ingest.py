@@ -90,7 +90,7 @@ class Command(DocumentCommand):
     def document_for(self, path: Path, collection: Collection | None) -> Document:
         """The document registered for this path (by source path), with its file refreshed."""
         source = str(path)
-        document = Document.objects.filter(metadata__source_path=source, collection=collection).first()
+        document: Document | None = Document.objects.filter(metadata__source_path=source, collection=collection).first()
         data = path.read_bytes()
         if document is None:
             # No title: ingestion names it after its first heading or PDF title, else its file name.

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag import reembed
 from django_rag.exceptions import DjangoRAGError
-from django_rag.management.progress import ProgressBar
+from django_rag.management.progress import ProgressBar, raw_stream
 from django_rag.tasks import queue_name, queue_reembed_slices
 
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             f"Re-embedding with {alias!r} ({embedder.identity}): {counts['covered']} of {counts['total']} chunks "
             f"done, {todo} to do."
         )
-        bar = ProgressBar(todo, stream=self.stderr._out, label="Re-embedding ")
+        bar = ProgressBar(todo, stream=raw_stream(self.stderr), label="Re-embedding ")
         try:
             result = reembed.reembed(alias, rate=rate, batch_size=batch_size, progress=bar)
         finally:

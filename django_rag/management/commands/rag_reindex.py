@@ -52,7 +52,7 @@ class Command(DocumentCommand):
         self.ingest_documents(documents.iterator(), sync=sync, force=force, embedder=embedder)
 
     def reindex_model(self, label: str) -> None:
-        from django_rag.management.progress import ProgressBar
+        from django_rag.management.progress import ProgressBar, raw_stream
         from django_rag.exceptions import NotRegistered
         from django_rag.registry import get_registration, reindex_model
 
@@ -60,7 +60,7 @@ class Command(DocumentCommand):
             model = get_registration(label).model
         except (NotRegistered, LookupError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        bar = ProgressBar(model._default_manager.count(), stream=self.stderr._out, label=f"Indexing {label} ")
+        bar = ProgressBar(model._default_manager.count(), stream=raw_stream(self.stderr), label=f"Indexing {label} ")
         counts = reindex_model(model, progress=bar)
         bar.close()
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n) or "nothing to do"
