@@ -422,19 +422,24 @@ class QuestionColumnsMixin:
         return bool(obj.error)
 
 
-class RecordAdminMixin(QuestionColumnsMixin):
+if TYPE_CHECKING:
+    _RecordAdminBase = ModelAdmin[Any]  # what the mixin goes before, to the type checker
+else:
+    _RecordAdminBase = object
+
+
+class RecordAdminMixin(QuestionColumnsMixin, _RecordAdminBase):
     """Read-only admin for records of what happened, not something to edit."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]  # ModelAdmin's, after this mixin
+        queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else self.visible_records(queryset, request.user)
 
     def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         raise NotImplementedError("A record admin must say which records a staff member who is not a superuser sees.")
 
     def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[str]:
-        model: type[models.Model] = getattr(self, "model")  # ModelAdmin's, after this mixin
-        return [f.name for f in model._meta.fields]
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
