@@ -26,9 +26,9 @@ Fusion: Reciprocal Rank Fusion, ``sum(weight / (rrf_k + rank))`` over the legs.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
@@ -39,12 +39,16 @@ from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .vector_indexes import vector_type
 
+if TYPE_CHECKING:
+    from django.db.models.expressions import BaseExpression
+
 CHUNK_TABLE = "django_rag_chunk"
 RANKING_ALIAS = "rag_ranking"
 #: Columns a search leaves unloaded: results are read for their text, not their vectors.
 SEARCH_DEFERRED_FIELDS = ("embedding", "search_vector")
-#: The searches: both legs fused, or one of them.
-MODES = ("hybrid", "semantic", "keyword")
+#: A search: both legs fused, or one of them.
+Mode = Literal["hybrid", "semantic", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "semantic", "keyword")
 
 
 def check_mode(mode: str) -> None:
@@ -89,9 +93,61 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     return literal
 
 
-@dataclass(frozen=True)
+#: The options each search takes besides its query (its method's keyword arguments).
+MODE_OPTIONS: dict[str, frozenset[str]] = {
+    "semantic": frozenset({"vector", "embedder", "candidates", "min_score"}),
+    "keyword": frozenset({"language", "candidates", "postings_per_term", "min_score"}),
+    "hybrid": frozenset(
+        {"vector", "embedder", "language", "candidates", "rrf_k", "weights", "postings_per_term", "min_score"}
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchOptions:
-    """Keyword-only tuning options; ``None`` means "the setting's value"."""
+    """The options of one search as given: what ``ask()`` hands to ``QuerySet.top()``.
+
+    ``None`` means "not given" (the setting's value, the active embedder, the query
+    embedded). :meth:`check` says which a mode takes; the numbers are checked where the
+    search uses them (:class:`RankingOptions`, ``min_score``).
+    """
+
+    vector: Sequence[float] | None = None
+    embedder: BaseEmbedder | str | None = None
+    language: str | None = None
+    candidates: int | None = None
+    rrf_k: float | None = None
+    weights: dict[str, float] | None = None
+    postings_per_term: int | None = None
+    min_score: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The options that were given (not ``None``), by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def check(self, mode: str) -> None:
+        """A ``TypeError`` for an option given that a ``mode`` search does not take."""
+        unexpected = sorted(set(self.given()) - MODE_OPTIONS[mode])
+        if unexpected:
+            raise TypeError(
+                f"A {mode} search got unexpected option(s) {', '.join(unexpected)}; "
+                f"it takes {', '.join(sorted(MODE_OPTIONS[mode]))}."
+            )
+
+    def override(self, **values: Any) -> SearchOptions:
+        """These options with ``values`` that are not ``None`` in place of their own."""
+        given = {name: value for name, value in values.items() if value is not None}
+        return replace(self, **given) if given else self
+
+    def fill(self, **defaults: Any) -> SearchOptions:
+        """These options with ``defaults`` for those not given."""
+        missing = {name: value for name, value in defaults.items() if getattr(self, name) is None}
+        return replace(self, **missing) if missing else self
+
+
+@dataclass(frozen=True)
+class RankingOptions:
+    """The numbers a ranking statement uses: the options given, else the settings', checked."""
 
     candidates: int
     rrf_k: float
@@ -108,7 +164,7 @@ class SearchOptions:
         weights: dict[str, float] | None = None,
         postings_per_term: int | None = None,
         embedder: BaseEmbedder | None = None,
-    ) -> SearchOptions:
+    ) -> RankingOptions:
         # Weights: the argument, else the setting, else the embedder's own default for
         # its semantic leg (0 for the lexical hashing embedder) and 1 for the keyword leg.
         # Every number is checked here (django_rag.validation): these go into the SQL.
@@ -288,7 +344,7 @@ def hybrid_sql(
     *,
     semantic: tuple[str, list[Any]] | None,
     keyword: tuple[str, list[Any]] | None,
-    options: SearchOptions,
+    options: RankingOptions,
     top: int | None = None,
 ) -> tuple[str, list[Any]]:
     """Fuse the legs with weighted Reciprocal Rank Fusion into ``(id, score, ...)``.
@@ -310,6 +366,7 @@ def hybrid_sql(
         if not leg:
             continue
         if name == gated:
+            assert top is not None  # a leg is gated only when top is given
             parts.append(
                 f"{name} AS MATERIALIZED (SELECT * FROM ({leg[0]}) leg"
                 f" WHERE (SELECT count(*) FROM {_other(name)}) < %s)"
@@ -426,14 +483,14 @@ class RankingColumn(Expression):
         super().__init__(output_field=output_field)
         self.alias, self.column = alias, column
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         qn = _quoter(compiler)
-        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", []
+        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", ()
 
-    def relabeled_clone(self, change_map: dict[str, str]) -> RankingColumn:
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> RankingColumn:
         return RankingColumn(change_map.get(self.alias, self.alias), self.column, self.output_field)
 
-    def get_group_by_cols(self):
+    def get_group_by_cols(self) -> list[BaseExpression]:
         return [self]
 
     def __repr__(self) -> str:

@@ -48,7 +48,7 @@ def queue_name() -> str:
             "(pip install 'django-rag[queue]'), add \"django_q\" to INSTALLED_APPS and set Q_CLUSTER "
             '(for example {"name": "django_rag", "orm": "default"}).'
         )
-    return configured
+    return str(configured)
 
 
 def django_q_configured() -> bool:

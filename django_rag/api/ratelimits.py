@@ -9,9 +9,12 @@ import ipaddress
 import math
 import time
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import RAGImproperlyConfigured
+
+if TYPE_CHECKING:
+    from django.core.cache import BaseCache
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 #: The throttle scope counting failed authentications (and requests refused as anonymous), per client address.
@@ -113,7 +116,7 @@ def _counter(scope: str, identity: str, period: int, now: float) -> tuple[str, f
     return f"django_rag:throttle:{scope}:{identity}:{period}:{window}", (window + 1) * period - now
 
 
-def _cache():
+def _cache() -> BaseCache:
     from django.core.cache import caches
 
     from ..conf import get_setting

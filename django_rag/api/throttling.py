@@ -77,7 +77,7 @@ def _throttled(wait: float) -> HttpResponseBase:
     return response
 
 
-def failed_auth_throttle(run: Callable) -> Callable:
+def failed_auth_throttle(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """View decorator: an address past its ``failed_auth`` rate gets 429 before any key is checked.
 
     A request already signed in by its session cookie is not held back (nothing is being

@@ -146,7 +146,8 @@ class Embedder(LangChainEmbedder):
         self.model_name = model_name or self.target.name
 
     def build_client(self) -> Embeddings:
-        return self.target.build(self)
+        embeddings: Embeddings = self.target.build(self)  # from_options() checked its class
+        return embeddings
 
     def can_detect_dimensions(self) -> bool:
         return True

@@ -84,7 +84,7 @@ class Embedder(BaseEmbedder):
         if not isinstance(model, str) or not model:
             raise RAGImproperlyConfigured(f"{self.option_path('model')} must be a model name or a directory.")
         self.model = model
-        self._dimensions = self.option_number(dimensions, "dimensions", integer=True, allow_none=True)
+        self._dimensions: int | None = self.option_number(dimensions, "dimensions", integer=True, allow_none=True)
         self.device = device
         self.normalize = bool(normalize)
         self.batch_size = self.option_number(batch_size, "batch_size", integer=True)

@@ -75,16 +75,17 @@ class IngestResult:
 def resolve_language(document: Document) -> str:
     if document.language:
         return document.language
-    if document.collection_id and document.collection.language:
+    if document.collection_id and document.collection and document.collection.language:
         return document.collection.language
-    return get_setting("DEFAULT_LANGUAGE")
+    language: str = get_setting("DEFAULT_LANGUAGE")
+    return language
 
 
 def read_source(document: Document) -> tuple[bytes, str, str | None]:
     """Return ``(data, name, format)``: the file's bytes, or the text field's."""
     limit = get_setting("MAX_FILE_SIZE")
     if document.file:
-        name = document.file.name
+        name = document.file.name or ""  # set: the field holds a file
         try:
             size = document.file.size
         except FileNotFoundError as exc:

@@ -11,6 +11,7 @@ from django.db import connection
 import django_rag
 from django_rag.embedders import get_embedder
 from django_rag.models import Chunk, Collection, Document
+from django_rag.retrieval import SearchOptions
 
 from .test_querysets import PASSAGES
 
@@ -81,8 +82,9 @@ def test_postgresql_never_starts_the_gated_legs_scan(corpus):
     weights = {"semantic": 0.0, "keyword": 1.0}
 
     def plan(query: str, k: int) -> str:
-        sql, params = Chunk.objects.all()._ranking(query, semantic=True, keyword=True, options={"weights": weights},
-                                                   top=k)
+        sql, params = Chunk.objects.all()._ranking(
+            query, SearchOptions(weights=weights), semantic=True, keyword=True, top=k
+        )
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT * FROM (" + sql + ") ranking", params)
             return "\n".join(row[0] for row in cursor.fetchall())

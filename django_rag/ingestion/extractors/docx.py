@@ -154,7 +154,7 @@ def _read(document: Any, limits: Limits) -> Extracted:
     has_body = False
     page = 1
     length = 0
-    first_heading = {}
+    first_heading: dict[int, str] = {}
 
     def flush() -> None:
         nonlocal length
