@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_rag import fastpaths
 from django_rag.embedders import get_embedder
 from django_rag.models import Chunk, Collection, QueryLog
-from django_rag.retrieval import RANKING_COLUMNS, SEARCH_DEFERRED_FIELDS, attach_ranking
+from django_rag.retrieval import RANKING_COLUMNS, SEARCH_DEFERRED_FIELDS, SearchOptions, attach_ranking
 from tests.retrieval.test_top import QUESTIONS, corpus  # noqa: F401 (corpus is a fixture)
 
 
@@ -68,7 +68,7 @@ def test_fetch_top_returns_what_the_orm_returns(corpus, collection, mode, collec
     for queryset in querysets:
         for query in QUESTIONS:
             ranking = queryset._ranking(
-                query, semantic=mode != "keyword", keyword=mode != "semantic", options={"candidates": 10}
+                query, SearchOptions(candidates=10), semantic=mode != "keyword", keyword=mode != "semantic"
             )
             for k, min_score in [(1, None), (4, None), (50, None), (50, 0.02)]:
                 found = fastpaths.fetch_top(queryset, *ranking, k=k, min_score=min_score, collections=collections)
