@@ -340,6 +340,17 @@ def keyword_leg(
     return sql, params
 
 
+def fusion_weight(weight: float, rrf_k: float) -> float:
+    """``weight`` as bound into the fusion, ``weight / (rrf_k + rank)``.
+
+    A weight so small that the quotient is below the smallest float (``5e-324`` with
+    ``rrf_k`` 60) is 0 in IEEE arithmetic, but PostgreSQL raises "value out of range:
+    underflow" for it instead. Such a weight is bound as 0, the score it would have
+    given. A rank is a row number of a leg's LIMIT, an int4, hence the bound.
+    """
+    return weight if weight / (rrf_k + 2**31) > 0 else 0.0
+
+
 def hybrid_sql(
     *,
     semantic: tuple[str, list[Any]] | None,
@@ -386,7 +397,10 @@ def hybrid_sql(
             " least(s.rank, k.rank) AS best_rank"
             " FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id"
         )
-        params.extend([options.semantic_weight, k, options.keyword_weight, k])
+        params.extend([
+            fusion_weight(options.semantic_weight, k), k,
+            fusion_weight(options.keyword_weight, k), k,
+        ])
     elif semantic:
         body = (
             "SELECT id, 1 - distance AS score, rank AS semantic_rank, NULL::bigint AS keyword_rank,"
