@@ -126,11 +126,12 @@ def ingest_signature(
     """Everything that decides what the chunks look like; equal signatures mean equal chunks.
 
     The extractor's version is part of it: after an upgrade that changes how a format
-    is read, ``rag_reindex`` re-ingests the documents of that format (and no others).
+    is read, ``rag_reindex`` re-ingests the documents of that format (and no others). So
+    are the chunking settings, their unit (CHUNK_UNIT) and the tokenizer counting it.
     """
     payload = {
         "content": content_hash,
-        "splitter": splitter_options(),
+        "splitter": splitter_options(embedder),
         "embedder": embedder.identity,
         "language": language,
         "extractor": signature_of(format),
@@ -462,7 +463,10 @@ def _build(work: _DocumentInProgress) -> None:
         _name_document(work, extracted)
 
     t = time.perf_counter()
-    work.drafts = split_sections(extracted.sections)
+    # The context line is embedded with each chunk: it counts against the input limit.
+    work.drafts = split_sections(
+        extracted.sections, work.embedder, context=lambda metadata: chunk_context(work.doc.title, metadata)
+    )
     timings["split"] = time.perf_counter() - t
 
     work.contexts = [chunk_context(work.doc.title, draft.metadata) for draft in work.drafts]

@@ -445,7 +445,9 @@ class DjangoRAGVectorStore(VectorStore):
         extracted = extract(data, name=name, format=fmt, max_length=get_setting("MAX_TEXT_LENGTH"))
         return [
             Chunk.compose_embedding_text(chunk_context(row.title, draft.metadata), draft.content)
-            for draft in split_sections(extracted.sections)
+            for draft in split_sections(
+                extracted.sections, embedder, context=lambda metadata: chunk_context(row.title, metadata)
+            )
         ]
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
