@@ -166,7 +166,7 @@ def split_text(
     """Cut ``text`` into chunks of at most ``size`` (measured by ``length``) at its strongest
     boundaries, consecutive chunks sharing up to ``overlap``; see the module docstring.
     ``heading``: the section's heading, which an extractor may have left as plain first line."""
-    separators = [". ", " "] if separators is None else separators
+    separators = ["\n\n", "\n", ". ", " "] if separators is None else separators
     packer = _Packer(text, size, overlap, length, separators, tokens=length is not len)
     atoms = packer.atoms(_blocks(text, heading))
     return [text[start:end] for start, end in packer.pack(atoms)]
@@ -380,6 +380,7 @@ class _Packer:
                     atoms[n : n + 1] = [self.atom(*first, atom.before),
                                         *self.pieces(rest[0], rest[1], _WORD)]
                     continue
+            keep = self.fit(current, keep, repeated)
             emitted, carried = current[:keep], current[keep:]
             chunks.append((emitted[0].start, emitted[-1].end))
             head = self.overlap_of(emitted, (carried or [atom])[0])
@@ -388,9 +389,27 @@ class _Packer:
                 head.pop(0)
             current, repeated = head + carried, len(head)
             used = self.cost(current)
-        if current and len(current) > repeated:
-            chunks.append((current[0].start, current[-1].end))
+        while current and len(current) > repeated:
+            keep = self.fit(current, len(current), repeated)
+            chunks.append((current[0].start, current[keep - 1].end))
+            current, repeated = current[keep:], 0
         return chunks
+
+    def fit(self, current: list[_Atom], keep: int, repeated: int) -> int:
+        """``keep``, or fewer atoms when the chunk's real length is over the size.
+
+        In tokens, the sum of the atoms' counts only estimates the chunk's (tokens merge
+        across the cuts): the chunk is counted whole, and shortened at the latest allowed
+        boundary until it fits. In characters the estimate is exact.
+        """
+        while self.tokens and keep > 1 and self.length(self.text[current[0].start : current[keep - 1].end]) > self.size:
+            shorter = next(
+                (k for k in range(keep - 1, repeated, -1) if not current[k - 1].glue), 0
+            )
+            if shorter == 0:
+                break
+            keep = shorter
+        return keep
 
     def best_cut(self, current: list[_Atom], following: _Atom, repeated: int) -> int:
         """How many atoms of ``current`` make the chunk (0: no allowed cut).
