@@ -73,6 +73,11 @@ class BaseEmbedder(BaseBackend):
         """The model's input limit when no option gives it (None: unknown)."""
         return None
 
+    def resolve_max_input_tokens(self) -> int | None:
+        """:attr:`max_input_tokens`, loading the model if that is what it takes to know it
+        (at ingestion, where the model is about to be used anyway)."""
+        return self.max_input_tokens
+
     def tiktoken_encoding_name(self) -> str | None:
         """The tiktoken encoding this model counts with (``OPTIONS["tokenizer"]``)."""
         return self.tokenizer_option

@@ -166,6 +166,11 @@ class Embedder(BaseEmbedder):
 
         return count
 
+    def resolve_max_input_tokens(self) -> int | None:
+        if self.max_input_tokens_option is None:
+            _ = self.st_model  # the model says its own max_seq_length
+        return self.max_input_tokens
+
     def default_max_input_tokens(self) -> int | None:
         # The loaded model's own limit; before loading, the known one (so checks load nothing).
         length = self._model.max_seq_length if self._model is not None else KNOWN_MAX_SEQ_LENGTHS.get(self.model)

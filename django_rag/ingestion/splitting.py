@@ -2,11 +2,12 @@
 
 Each section (a PDF page, a Markdown or HTML section) is cut on its own, so a chunk never
 straddles two. Within a section the text is read as blocks: headings, paragraphs,
-Markdown pipe tables (and the ``a | b`` rows of HTML tables) and fenced code blocks.
-Paragraphs are read as lines and sentences. The pieces are packed into chunks of about
+Markdown pipe tables (and the ``a | b`` rows of HTML tables) and fenced code blocks;
+paragraphs as list items and sentences. The pieces are packed into chunks of about
 ``CHUNK_SIZE``; when the next piece does not fit, the chunk ends at the strongest
-boundary that leaves it at least half full (a quarter, before a heading): before a heading, then between blocks
-(paragraphs, tables, code), then between lines, then between sentences. So:
+boundary that leaves it at least half full (a quarter, before a heading): before a
+heading, then between blocks (paragraphs, tables, code), then between list items or
+sentences that end a line, then between sentences. So:
 
 * a heading is never the last line of a chunk: it starts the chunk of the text under it;
 * a table or a code block that fits in one chunk is never cut, it starts a new chunk
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ..conf import get_settings
-from ..markdown import TABLE_RULE
+from ..markdown import LIST_ITEM, TABLE_RULE
 from .extractors import Section
 from .extractors.markdown import ATX_HEADING
 
@@ -88,14 +89,15 @@ def measure_for(embedder: BaseEmbedder | None) -> Measure:
     unit = chunk_unit(embedder)
     if embedder is None:
         return Measure(unit, len, None, len)
-    # With tokens the tokenizer is loaded now (a failure fails the document clearly); for the
-    # limit alone only when a chunk could exceed it (see _within_limit), so a site counting
-    # characters far below the limit never loads one.
-    length = embedder.count_tokens if unit == "tokens" else len
-    limit_length = embedder.count_tokens if embedder.has_tokenizer() else len
+    limit = embedder.resolve_max_input_tokens()
     if unit == "tokens":
-        embedder.tokenizer()
-    return Measure(unit, length, embedder.max_input_tokens, limit_length)
+        # Loaded now: a tokenizer that cannot load fails the document with its reason.
+        counter = embedder.tokenizer()
+        assert counter is not None
+        return Measure(unit, counter, limit, counter)
+    # For the limit alone the tokenizer is loaded only when a chunk could exceed it (see
+    # _within_limit): a site counting characters far below the limit never loads one.
+    return Measure(unit, len, limit, embedder.count_tokens if embedder.has_tokenizer() else len)
 
 
 def splitter_options(embedder: BaseEmbedder | None = None) -> dict[str, Any]:
@@ -313,11 +315,30 @@ class _Packer:
                 for n, (line_start, line_end) in enumerate(self.lines(start, end)):
                     atoms.extend(self.pieces(line_start, line_end, _BLOCK if n == 0 else _LINE))
                 continue
-            for n, (line_start, line_end) in enumerate(self.lines(start, end)):
-                for m, (s, e) in enumerate(self.sentences(line_start, line_end)):
-                    before = _BLOCK if n == 0 and m == 0 else _LINE if m == 0 else _SENTENCE
+            # A paragraph's lines are often wrapped mid-sentence (PDFs, hard-wrapped Markdown):
+            # its units are sentences, and a line break counts only at a list item or after
+            # a sentence's end.
+            for n, (item_start, item_end) in enumerate(self.items(start, end)):
+                previous_end = item_start
+                for m, (s, e) in enumerate(self.sentences(item_start, item_end)):
+                    if m == 0:
+                        before = _BLOCK if n == 0 else _LINE
+                    else:
+                        before = _LINE if "\n" in text[previous_end:s] else _SENTENCE
                     atoms.extend(self.pieces(s, e, before))
+                    previous_end = e
         return atoms
+
+    def items(self, start: int, end: int) -> list[tuple[int, int]]:
+        """A paragraph's list items (each from its marker to the next), or the paragraph."""
+        spans: list[tuple[int, int]] = []
+        item_start = start
+        for line_start, line_end in self.lines(start, end):
+            if line_start > item_start and LIST_ITEM.match(self.text[line_start:line_end]):
+                spans.append(_strip(self.text, item_start, line_start))
+                item_start = line_start
+        spans.append(_strip(self.text, item_start, end))
+        return [span for span in spans if span[0] < span[1]]
 
     def lines(self, start: int, end: int) -> list[tuple[int, int]]:
         spans, position = [], start
