@@ -55,6 +55,17 @@ class WordCountingEmbedder(HashingEmbedder):
         return self.max_seq_length - 2
 
 
+class CharacterTokenEmbedder(WordCountingEmbedder):
+    """A character-level model: every character is a token, the spaces between sentences too
+    (which the splitter's running estimate leaves out, so the whole chunk must be counted)."""
+
+    def tokenizer_name(self) -> str | None:
+        return "characters:v1"
+
+    def build_tokenizer(self):
+        return lambda text: len(text)
+
+
 HANDBOOK = """# Staff handbook
 
 ## Parental leave
@@ -301,6 +312,15 @@ def test_the_sentence_transformers_path_counts_with_the_models_own_tokenizer(rag
     chunks = chunks_of(HANDBOOK, embedder=embedder)
     assert max(embedder.count_tokens(c) for c in chunks) <= 25
     assert embedder.tokenizer_builds == 1  # built once, on first use
+
+
+def test_a_chunk_is_counted_whole_when_its_pieces_do_not_add_up(rag_settings):
+    embedder_config = {"BACKEND": "tests.ingestion.test_chunking.CharacterTokenEmbedder", "OPTIONS": {"max_seq_length": 10_000}}
+    rag_settings(EMBEDDERS={"default": embedder_config}, CHUNK_UNIT="tokens", CHUNK_SIZE=100, CHUNK_OVERLAP=0)
+    sentences = " ".join(f"Rule {n} is short." for n in range(60))
+    chunks = chunks_of(sentences, name="rules.txt")
+    assert max(len(c) for c in chunks) <= 100
+    assert sum(len(c) for c in chunks) / len(chunks) > 80
 
 
 def test_tokens_without_a_tokenizer_fall_back_to_characters_with_a_warning(rag_settings):
