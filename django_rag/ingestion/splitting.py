@@ -285,6 +285,7 @@ class _Packer:
     ) -> None:
         self.text, self.size, self.overlap, self.length = text, size, overlap, length
         self.separators, self.tokens = separators, tokens
+        self._gaps: dict[tuple[int, int], int] = {}
 
     # -- making atoms -------------------------------------------------------------------
 
@@ -293,6 +294,10 @@ class _Packer:
 
     def pieces(self, start: int, end: int, before: int, limit: int | None = None) -> list[_Atom]:
         """``[start, end)`` as one atom, or cut at the separators into atoms of at most ``limit``."""
+        start, end = _strip(self.text, start, end)
+        cost = self.length(self.text[start:end])
+        if cost <= (limit or self.size):
+            return [_Atom(start, end, cost, before)] if start < end else []
         spans = cut_span(self.text, start, end, limit or self.size, self.length, self.separators)
         return [self.atom(s, e, before if n == 0 else _WORD) for n, (s, e) in enumerate(spans)]
 
@@ -364,12 +369,16 @@ class _Packer:
     # -- packing ------------------------------------------------------------------------
 
     def gap(self, left: _Atom, right: _Atom) -> int:
-        between = self.text[left.end : right.start]
-        # A space joins the next word's token ("the cat": two tokens, not three); a newline
-        # is a token of its own.
-        if self.tokens and "\n" not in between:
-            return 0
-        return self.length(between) if between else 0
+        if not self.tokens:
+            return right.start - left.end
+        key = (left.end, right.start)
+        cost = self._gaps.get(key)
+        if cost is None:
+            between = self.text[left.end : right.start]
+            # A space joins the next word's token ("the cat": two tokens, not three); a
+            # newline is a token of its own.
+            cost = self._gaps[key] = self.length(between) if "\n" in between else 0
+        return cost
 
     def cost(self, atoms: list[_Atom]) -> int:
         return sum(a.cost for a in atoms) + sum(self.gap(a, b) for a, b in zip(atoms, atoms[1:]))
@@ -423,7 +432,14 @@ class _Packer:
         across the cuts): the chunk is counted whole, and shortened at the latest allowed
         boundary until it fits. In characters the estimate is exact.
         """
-        while self.tokens and keep > 1 and self.length(self.text[current[0].start : current[keep - 1].end]) > self.size:
+        if not self.tokens:
+            return keep
+        # The estimate leaves out the spaces between pieces: a chunk within the size even
+        # with a token for each of them needs no counting.
+        spaces = sum(b.start - a.end for a, b in zip(current[: keep - 1], current[1:keep]) if self.gap(a, b) == 0)
+        if self.cost(current[:keep]) + spaces <= self.size:
+            return keep
+        while keep > 1 and self.length(self.text[current[0].start : current[keep - 1].end]) > self.size:
             shorter = next(
                 (k for k in range(keep - 1, repeated, -1) if not current[k - 1].glue), 0
             )
