@@ -716,3 +716,57 @@ def check_extractors(app_configs: Sequence[AppConfig] | None = None, **kwargs: A
                     hint="Give each extension to one extractor.", id="django_rag.E114"))
             claimed[extension] = path
     return messages
+
+
+@register("django_rag")
+def check_chunking(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """E130, E131, W131, W132: CHUNK_UNIT, and CHUNK_SIZE against each embedder's input limit
+    (docs/ingestion.md#chunking)."""
+    from .embedders import embedders
+    from .ingestion.splitting import CHUNK_UNITS
+
+    settings = get_settings()
+    unit, size = settings.get("CHUNK_UNIT"), settings.get("CHUNK_SIZE")
+    if not isinstance(unit, str):
+        return []  # reported by E010
+    if unit not in CHUNK_UNITS:
+        return [Error(f'DJANGO_RAG["CHUNK_UNIT"] must be "characters" or "tokens", not {unit!r}.',
+                      id="django_rag.E130")]
+    aliases = settings.get("EMBEDDERS")
+    if not isinstance(aliases, dict) or isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        return []  # reported by E010 and E011
+    messages: list[CheckMessage] = []
+    for alias in aliases:
+        where = f'DJANGO_RAG["EMBEDDERS"]["{alias}"]'
+        try:
+            embedder = embedders.create(alias)
+            counts_tokens = embedder.has_tokenizer()
+            limit = embedder.max_input_tokens
+        except Exception:
+            continue  # an alias that cannot be built is E001's
+        if unit == "tokens" and not counts_tokens:
+            messages.append(Warning(
+                f'DJANGO_RAG["CHUNK_UNIT"] is "tokens", but embedder {alias!r} has no tokenizer: its chunks are '
+                "measured in characters.",
+                hint="For OpenAI's models: pip install 'django-rag[tokens]'. For another model, set "
+                f'{where}["OPTIONS"]["tokenizer"] to the tiktoken encoding that matches it, if one does.',
+                obj=where, id="django_rag.W132",
+            ))
+        if limit is None or size <= limit:
+            continue
+        if unit == "tokens" and counts_tokens:
+            messages.append(Error(
+                f'DJANGO_RAG["CHUNK_SIZE"] ({size} tokens) is over the input limit of embedder {alias!r} '
+                f"({limit} tokens): no chunk can have that size.",
+                hint=f"Lower CHUNK_SIZE to at most {limit} (less the few tokens of a chunk's context line).",
+                obj=where, id="django_rag.E131",
+            ))
+        else:
+            how = "counted by its tokenizer" if counts_tokens else "at characters, since it has no tokenizer"
+            messages.append(Warning(
+                f'DJANGO_RAG["CHUNK_SIZE"] ({size} characters) can hold more than the {limit} tokens embedder '
+                f"{alias!r} reads of a text: longer chunks are cut further when they are ingested ({how}).",
+                hint=f'Set CHUNK_UNIT = "tokens" and CHUNK_SIZE to at most {limit}, or CHUNK_SIZE to fewer characters.',
+                obj=where, id="django_rag.W131",
+            ))
+    return messages

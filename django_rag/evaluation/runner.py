@@ -313,6 +313,7 @@ def settings_snapshot(
         "chunking": {
             "CHUNK_SIZE": get_setting("CHUNK_SIZE"),
             "CHUNK_OVERLAP": get_setting("CHUNK_OVERLAP"),
+            "CHUNK_UNIT": get_setting("CHUNK_UNIT"),
             "SEPARATORS": list(get_setting("SEPARATORS")),
             "CHUNK_CONTEXT": get_setting("CHUNK_CONTEXT"),
         },

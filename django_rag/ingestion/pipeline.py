@@ -120,11 +120,12 @@ def ingest_signature(
     """Everything that decides what the chunks look like; equal signatures mean equal chunks.
 
     The extractor's version is part of it: after an upgrade that changes how a format
-    is read, ``rag_reindex`` re-ingests the documents of that format (and no others).
+    is read, ``rag_reindex`` re-ingests the documents of that format (and no others). So
+    are the chunking settings, their unit (CHUNK_UNIT) and the tokenizer counting it.
     """
     payload = {
         "content": content_hash,
-        "splitter": splitter_options(),
+        "splitter": splitter_options(embedder),
         "embedder": embedder.identity,
         "language": language,
         "extractor": signature_of(format),
@@ -434,14 +435,22 @@ class PreparedChunks:
 
 
 def prepare(
-    data: bytes, *, name: str = "", format: str | None = None, title: str = "", timings: dict[str, float] | None = None
+    data: bytes,
+    *,
+    name: str = "",
+    format: str | None = None,
+    title: str = "",
+    embedder: BaseEmbedder | None = None,
+    timings: dict[str, float] | None = None,
 ) -> PreparedChunks:
     """Extract, split and give each chunk its context: the chunks :func:`ingest` embeds
     and writes, with nothing embedded and nothing written.
 
     ``data``, ``name`` and ``format`` are what :func:`read_source` returns; ``title`` is
-    the document's. Bad input raises its :class:`~django_rag.exceptions.IngestionError`
-    here. ``timings`` gets the seconds of the ``"extract"`` and ``"split"`` steps.
+    the document's; ``embedder`` (default: the default alias) is the one the chunks are
+    measured for (``CHUNK_UNIT``, its input limit). Bad input raises its
+    :class:`~django_rag.exceptions.IngestionError` here. ``timings`` gets the seconds of
+    the ``"extract"`` and ``"split"`` steps.
     """
     timings = {} if timings is None else timings
     step_started = time.perf_counter()
@@ -454,7 +463,8 @@ def prepare(
             title, named = found, True
 
     step_started = time.perf_counter()
-    drafts = split_sections(extracted.sections)
+    # The context line is embedded with each chunk: it counts against the input limit.
+    drafts = split_sections(extracted.sections, embedder, context=lambda metadata: chunk_context(title, metadata))
     timings["split"] = time.perf_counter() - step_started
 
     contexts = [chunk_context(title, draft.metadata) for draft in drafts]
@@ -463,7 +473,10 @@ def prepare(
 
 def _build(work: _DocumentInProgress) -> None:
     """Prepare and embed: everything slow or fallible, before any write."""
-    prepared = prepare(work.data, name=work.name, format=work.format, title=work.doc.title, timings=work.timings)
+    prepared = prepare(
+        work.data, name=work.name, format=work.format, title=work.doc.title, embedder=work.embedder,
+        timings=work.timings,
+    )
     if prepared.named:
         # Part of the signature, as a title given by hand is.
         work.doc.title = prepared.title

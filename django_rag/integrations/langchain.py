@@ -436,7 +436,7 @@ class DjangoRAGVectorStore(VectorStore):
         ):
             return []
         # The pipeline's own stage; bad text (too long, binary) raises here, before anything is written.
-        return prepare(data, name=name, format=fmt, title=row.title).embedding_texts
+        return prepare(data, name=name, format=fmt, title=row.title, embedder=embedder).embedding_texts
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the documents with these ids (and their chunks); unknown ids are ignored."""
