@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install tox bench-ingest clean-db help docs docs-serve
+.PHONY: run test install tox bench-ingest clean-db help docs docs-serve docs-screenshots
 
 help:
 	@echo "make run     start the example site at http://$(HOST):$(PORT)/"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-ingest  ingestion throughput against raw COPY"
 	@echo "make docs    build the documentation site into site/"
 	@echo "make docs-serve  serve it at http://127.0.0.1:8001/"
+	@echo "make docs-screenshots  retake docs/images/ with the browser tests (needs chromium)"
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,13 @@ docs: install
 
 docs-serve: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs serve --dev-addr 127.0.0.1:8001
+
+# The browser test that takes the docs' screenshots, writing them into docs/images/.
+docs-screenshots: install
+	@# Without Chromium the browser tests skip, which would leave the old images in place.
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ echo "make docs-screenshots needs chromium: apt-get install chromium" >&2; exit 1; }
+	DJANGO_RAG_DOC_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser tests/surfaces/test_browser.py -k screenshots_for_the_docs $(PYTEST_ARGS)
 
 clean-db:
 	rm -rf .pgdata

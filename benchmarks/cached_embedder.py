@@ -40,6 +40,28 @@ class Embedder(BaseEmbedder):
     def identity(self) -> str:
         return self.inner.identity
 
+    # Chunked as the wrapped backend would be: its tokenizer and its input limit.
+    def tokenizer_name(self) -> str | None:
+        return self.inner.tokenizer_name()
+
+    def build_tokenizer(self):
+        return self.inner.tokenizer()
+
+    @property
+    def max_input_tokens(self) -> int | None:  # type: ignore[override]
+        return self.inner.max_input_tokens
+
+    def resolve_max_input_tokens(self) -> int | None:
+        return self.inner.resolve_max_input_tokens()
+
+    @property
+    def max_input_tokens_option(self) -> int | None:  # type: ignore[override]
+        return self.inner.max_input_tokens_option
+
+    @max_input_tokens_option.setter
+    def max_input_tokens_option(self, value: int | None) -> None:
+        pass  # BaseEmbedder.__init__ sets it; the wrapped backend's is the one that counts
+
     def _key(self, text: str) -> str:
         return hashlib.sha1(f"{self.inner.identity}\0{text}".encode()).hexdigest()
 

@@ -503,9 +503,9 @@ def main() -> None:
 
     # The fusion parameters the QuerySet uses (the settings and the embedder's default
     # weights), so that the hand-written SQL and the peer use the same.
-    from django_rag.retrieval import SearchOptions
+    from django_rag.retrieval import RankingOptions
 
-    options = SearchOptions.build(candidates=args.candidates, postings_per_term=postings_per_term, embedder=embedder)
+    options = RankingOptions.build(candidates=args.candidates, postings_per_term=postings_per_term, embedder=embedder)
     raw_params = {
         "embedder": embedder.identity, "candidates": args.candidates, "postings_per_term": postings_per_term,
         "semantic_weight": options.semantic_weight, "keyword_weight": options.keyword_weight,

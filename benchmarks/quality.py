@@ -4,7 +4,9 @@
     .venvs/local/bin/python benchmarks/quality.py --embedder minilm   # all-MiniLM-L6-v2 (scripts/make-local-venv)
 
 Every abstract becomes one Document (its title in ``title``) in a collection of its own, ingested
-with the package's own pipeline and default chunking (1000 characters, 150 overlap);
+with the package's own pipeline and default chunking (1000 characters, 150 overlap; or
+``--chunk-size``, ``--chunk-overlap`` and ``--chunk-unit tokens``: tokens are counted with
+tiktoken's cl100k_base, the tokenizer of OpenAI's text-embedding-3 models, whatever the embedder);
 vectors of the MiniLM run are cached in benchmarks/.cache between runs. A document's
 rank is the rank of its best chunk. Scores are over all 300 test queries.
 """
@@ -41,6 +43,10 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100, help="candidates per leg (default 100)")
     parser.add_argument("--postings-per-term", type=int, default=None)
     parser.add_argument("--chunk-size", type=int, default=1000)
+    parser.add_argument("--chunk-overlap", type=int, default=None, help="default: 150, at most a fifth of the size")
+    parser.add_argument("--chunk-unit", choices=["characters", "tokens"], default="characters",
+                        help="what --chunk-size counts (tokens: cl100k_base, as OpenAI's embedders count)")
+    parser.add_argument("--database", help="default rag_quality_EMBEDDER (reruns with other chunking re-ingest)")
     parser.add_argument("--semantic-weight", type=float, default=None, help="hybrid weight of the semantic leg")
     parser.add_argument("--skip-ingest", action="store_true", help="search what is already loaded")
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -48,12 +54,18 @@ def main() -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     CACHE.mkdir(parents=True, exist_ok=True)
+    embedder_config = EMBEDDERS[args.embedder]
+    if args.chunk_unit == "tokens" and args.embedder == "hashing":
+        # The hashing embedder has no tokenizer of its own: count as text-embedding-3 would.
+        embedder_config = {**embedder_config, "OPTIONS": {**embedder_config["OPTIONS"], "tokenizer": "cl100k_base"}}
+    overlap = min(150, args.chunk_size // 5) if args.chunk_overlap is None else args.chunk_overlap
     setup_django(
-        f"rag_quality_{args.embedder}",
+        args.database or f"rag_quality_{args.embedder}",
         rag={
-            "EMBEDDERS": {"default": EMBEDDERS[args.embedder]},
+            "EMBEDDERS": {"default": embedder_config},
             "CHUNK_SIZE": args.chunk_size,
-            "CHUNK_OVERLAP": min(150, args.chunk_size // 5),
+            "CHUNK_OVERLAP": overlap,
+            "CHUNK_UNIT": args.chunk_unit,
         },
     )
 
@@ -112,13 +124,17 @@ def main() -> None:
             "p50_ms": median(times), "p95_ms": percentile(times, 95), "per_query_ndcg": ndcg,
         }
         rows.append([mode, sum(ndcg) / n, sum(recall) / n, sum(mrr) / n, median(times), percentile(times, 95)])
-    print(f"\nSciFact test ({len(queries)} queries, {len(corpus)} documents), embedder {args.embedder} "
+    chunks = Chunk.objects.filter(document__collection=collection)
+    print(f"\nSciFact test ({len(queries)} queries, {len(corpus)} documents, {chunks.count()} chunks of "
+          f"{args.chunk_size} {args.chunk_unit} with {overlap} overlap), embedder {args.embedder} "
           f"({embedder.identity}), {args.candidates} candidates per leg\n")
     print(table(["mode", "nDCG@10", "recall@100", "MRR@10", "p50 ms", "p95 ms"], rows))
     best_single = max(results["keyword"]["ndcg@10"], results["semantic"]["ndcg@10"])
     print(f"\nhybrid - best single leg: {results['hybrid']['ndcg@10'] - best_single:+.3f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"embedder": args.embedder, "results": results}, indent=1))
+        chunking = {"size": args.chunk_size, "overlap": overlap, "unit": args.chunk_unit}
+        Path(args.json).write_text(json.dumps({"embedder": args.embedder, "chunking": chunking, "results": results},
+                                              indent=1))
 
 
 if __name__ == "__main__":

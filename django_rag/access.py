@@ -19,13 +19,22 @@ and combine with it. Registered models' own rules always apply on top.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from .conf import get_setting
 from .exceptions import RAGImproperlyConfigured
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    #: Whom a read is for: ``request.user``, or ``None`` for an anonymous visitor.
+    Asker: TypeAlias = AbstractBaseUser | AnonymousUser | None
 
 
 def is_anonymous(user: Any) -> bool:
@@ -110,13 +119,14 @@ def default_policy(user: Any) -> Q:
     return in_visible_collection & _rule(user, Document, inherit=True)
 
 
-def get_policy():
+def get_policy() -> Callable[[Any], Q]:
     """The callable behind ``DJANGO_RAG["ACCESS_POLICY"]`` (the built-in rule when unset)."""
     path = get_setting("ACCESS_POLICY")
     if not path:
         return default_policy
     try:
-        return import_string(path)
+        policy: Callable[[Any], Q] = import_string(path)  # E055 checks what it returns
+        return policy
     except ImportError as exc:
         raise RAGImproperlyConfigured(f'DJANGO_RAG["ACCESS_POLICY"] = {path!r} cannot be imported: {exc}') from exc
 

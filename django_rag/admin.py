@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -18,14 +22,47 @@ from django.utils.translation import ngettext
 from .exceptions import DjangoRAGError, query_failure
 from .models import ApiKey, Chunk, Collection, Document, EmbedderState, EvalResult, EvalRun, QueryLog
 from .generation import ask
-from .tasks import INGEST_TASK, queue_documents
+from .tasks import INGEST_TASK, REMOVE_CHUNKS_TASK, queue_documents
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups, _ListDisplayT  # django-stubs' own aliases
+    from django.contrib.auth.models import AnonymousUser, User
+    from django.db.models import QuerySet
+    from django.utils.safestring import SafeString
+    from django_stubs_ext import StrOrPromise
+
+    #: request.user in the admin (django-stubs types it with AUTH_USER_MODEL).
+    Staff = User | AnonymousUser
+
+    from .querysets import ChunkQuerySet, DocumentQuerySet, VisibilityMixin
+
+    ModelAdmin = admin.ModelAdmin
+    TabularInline = admin.TabularInline
+else:
+
+    class ModelAdmin(admin.ModelAdmin):
+        """Django's ModelAdmin, which takes the model as a type parameter as django-stubs' does.
+
+        ``ModelAdmin[Document]`` tells the type checker what ``obj`` and the QuerySets
+        hold; Django's own class cannot be subscripted at run time.
+        """
+
+        def __class_getitem__(cls, model: Any) -> type:
+            return cls
+
+    class TabularInline(admin.TabularInline):
+        def __class_getitem__(cls, models: Any) -> type:
+            return cls
+
+
+_M = TypeVar("_M", bound=models.Model)
 
 logger = logging.getLogger("django_rag.admin")
 
 # Django 5.x warns that URLField's default scheme becomes https in 6.0; choose it now.
-URL_FORM_FIELD = {models.URLField: {"assume_scheme": "https"}}
+URL_FORM_FIELD: dict[type[models.Field[Any, Any]], dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Document.Status.PENDING: "#6b7280",
     Document.Status.PROCESSING: "#2563eb",
     Document.Status.READY: "#15803d",
@@ -33,18 +70,19 @@ STATUS_COLOURS = {
 }
 
 
-def _short_date(value) -> str:
+def _short_date(value: datetime | None) -> str:
     return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT") if value else "-"
 
 
-class VisibleRowsAdmin(admin.ModelAdmin):
+class VisibleRowsAdmin(ModelAdmin[_M]):
     """Lists only the rows the signed-in staff member may see (superusers: all of them)."""
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_M]:
+        # Every model listed here has a QuerySet with VisibilityMixin (the stubs know only QuerySet).
+        return cast("VisibilityMixin[_M]", super().get_queryset(request)).visible_to(request.user)
 
 
-def visible_eval_runs(runs, user):
+def visible_eval_runs(runs: QuerySet[EvalRun], user: Staff) -> QuerySet[EvalRun]:
     """The evaluation ``runs`` a staff member may see: superusers all; others the runs they made
     themselves (a run shows what its maker could retrieve), in collections they may still see."""
     if user.is_superuser:
@@ -54,7 +92,7 @@ def visible_eval_runs(runs, user):
     )
 
 
-class DocumentInline(admin.TabularInline):
+class DocumentInline(TabularInline[Document, Collection]):
     """Upload documents straight into a collection; each is queued for ingestion on save."""
 
     model = Document
@@ -64,14 +102,14 @@ class DocumentInline(admin.TabularInline):
     show_change_link = True
     formfield_overrides = URL_FORM_FIELD
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Document]:
         # Only the documents the staff member may see, as on every other admin page: the
         # collection's page must not list (nor let them edit) the others.
-        return super().get_queryset(request).visible_to(request.user)
+        return cast("DocumentQuerySet", super().get_queryset(request)).visible_to(request.user)
 
 
 @admin.register(Collection)
-class CollectionAdmin(VisibleRowsAdmin):
+class CollectionAdmin(VisibleRowsAdmin[Collection]):
     list_display = ["name", "slug", "visibility", "owner", "language", "document_count", "updated_at"]
     list_filter = ["visibility"]
     prepopulated_fields = {"slug": ["name"]}
@@ -80,18 +118,21 @@ class CollectionAdmin(VisibleRowsAdmin):
     filter_horizontal = ["groups"]
     list_select_related = ["owner"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
         # Count only the documents the staff member may see: a count must not reveal the others.
         visible = Q(documents__in=Document.objects.visible_to(request.user).values("pk"))
         counted = super().get_queryset(request).annotate(_document_count=Count("documents", filter=visible))
         # GROUP BY drops the model's default ordering; the autocomplete pages through this.
-        return counted.order_by(*Collection._meta.ordering, "pk")
+        return counted.order_by(*(Collection._meta.ordering or ()), "pk")
 
     @admin.display(description=_("documents"), ordering="_document_count")
-    def document_count(self, obj):
-        return obj._document_count
+    def document_count(self, obj: Collection) -> int:
+        count: int = getattr(obj, "_document_count")  # the annotation of get_queryset()
+        return count
 
-    def get_deleted_objects(self, objs, request):
+    def get_deleted_objects(
+        self, objs: Sequence[Collection] | QuerySet[Collection], request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, Any], set[Any], list[Any]]:
         # Deleting a collection deletes all its documents. Django would list each one by
         # name and delete them all, the ones this staff member may not see included: such
         # a collection is refused instead, as for a missing permission, naming none of them.
@@ -111,13 +152,15 @@ class AskForm(forms.Form):
         label=_("Collection"), queryset=Collection.objects.none(), required=False, empty_label=_("All collections")
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args: Any, user: Staff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["collection"].queryset = Collection.objects.visible_to(user)
+        field = self.fields["collection"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Collection.objects.visible_to(user)
 
 
 @admin.register(Document)
-class DocumentAdmin(VisibleRowsAdmin):
+class DocumentAdmin(VisibleRowsAdmin[Document]):
     # One "ingestion" column tells the status, the chunks in use and their age together:
     # separate columns read "Pending | 1 chunk | ingested at 12:03" for a queued re-ingestion.
     list_display = ["__str__", "collection", "visibility", "ingestion"]
@@ -126,10 +169,10 @@ class DocumentAdmin(VisibleRowsAdmin):
     search_fields = ["title", "source_url", "file"]
     list_select_related = ["collection"]
     filter_horizontal = ["groups"]
-    ingestion_fields = [
+    ingestion_fields = (
         "status_badge", "error", "content_hash", "chunk_count", "ingest_seconds", "timings", "ingested_at",
         "created_at", "updated_at",
-    ]
+    )
     readonly_fields = [*ingestion_fields, "source_type", "source_id"]
     fieldsets = [
         (None, {"fields": ["collection", "title", "file", "text", "source_url", "language", "metadata"]}),
@@ -141,13 +184,15 @@ class DocumentAdmin(VisibleRowsAdmin):
     formfield_overrides = URL_FORM_FIELD
     change_list_template = "django_rag/admin/document_change_list.html"
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def formfield_for_foreignkey(
+        self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
         if db_field.name == "collection":  # a document goes only into a collection the user may see
             kwargs["queryset"] = Collection.objects.visible_to(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, obj):
+    def status_badge(self, obj: Document) -> SafeString:
         return format_html(
             '<span class="rag-status rag-status-{}" style="color:#fff;background:{};padding:1px 8px;'
             'border-radius:9px" title="{}">{}</span>',
@@ -158,10 +203,11 @@ class DocumentAdmin(VisibleRowsAdmin):
         )
 
     @admin.display(description=_("ingestion"), ordering="status")
-    def ingestion(self, obj):
+    def ingestion(self, obj: Document) -> SafeString:
         """The status badge and one sentence that agrees with it."""
         chunks = ngettext("%(count)d chunk", "%(count)d chunks", obj.chunk_count) % {"count": obj.chunk_count}
         when = _short_date(obj.ingested_at)
+        detail: StrOrPromise
         if obj.status == Document.Status.READY:
             took = f" in {obj.ingest_seconds:.2f} s" if obj.ingest_seconds is not None else ""
             detail = _("%(chunks)s%(took)s, %(when)s") % {"chunks": chunks, "took": took, "when": when}
@@ -177,18 +223,18 @@ class DocumentAdmin(VisibleRowsAdmin):
             detail = _("waiting for a worker") if obj.status == Document.Status.PENDING else _("ingesting now")
         return format_html('{} <span class="rag-ingestion">{}</span>', self.status_badge(obj), detail)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl")
         if cl is not None:
             # The page reloads itself while a document it shows is waiting or being
             # ingested (django_rag/admin/document_change_list.html), as the example's page does.
-            response.context_data["rag_refresh"] = any(
+            response.context_data["rag_refresh"] = any(  # type: ignore[attr-defined]  # a TemplateResponse: cl is in its context_data
                 d.status in {Document.Status.PENDING, Document.Status.PROCESSING} for d in cl.result_list
             )
         return response
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: Document, form: forms.ModelForm[Document], change: bool) -> None:
         if not change:
             return super().save_model(request, obj, form, change)
         # Write only what the form edits: the status and counts on this instance were
@@ -197,13 +243,13 @@ class DocumentAdmin(VisibleRowsAdmin):
         obj.save(update_fields=[*edited, "updated_at"])
 
     @admin.display(description=_("timings"))
-    def timings(self, obj):
+    def timings(self, obj: Document) -> str:
         steps = obj.ingest_timings if isinstance(obj.ingest_timings, dict) else {}
         if not steps:
             return "-"
         return format_html_join(", ", "{} {} s", ((step, f"{seconds:.3f}") for step, seconds in steps.items()))
 
-    def _queue(self, request, queryset, task: str, **options) -> None:
+    def _queue(self, request: HttpRequest, queryset: QuerySet[Document], task: str, **options: Any) -> None:
         queued, skipped = queue_documents(queryset, task, **options)
         if queued:
             self.message_user(
@@ -223,22 +269,22 @@ class DocumentAdmin(VisibleRowsAdmin):
             )
 
     @admin.action(description=_("Ingest selected documents"), permissions=["change"])
-    def ingest_documents(self, request, queryset):
+    def ingest_documents(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         self._queue(request, queryset, INGEST_TASK)
 
     @admin.action(description=_("Re-ingest selected documents (force)"), permissions=["change"])
-    def reingest_documents(self, request, queryset):
+    def reingest_documents(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         self._queue(request, queryset, INGEST_TASK, force=True)
 
     @admin.action(description=_("Remove chunks of selected documents"), permissions=["change"])
-    def remove_chunks(self, request, queryset):
-        self._queue(request, queryset, "django_rag.tasks.remove_chunks")
+    def remove_chunks(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
+        self._queue(request, queryset, REMOVE_CHUNKS_TASK)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         ask = path("ask/", self.admin_site.admin_view(self.ask_view), name="django_rag_ask")
         return [ask, *super().get_urls()]
 
-    def ask_view(self, request):
+    def ask_view(self, request: HttpRequest) -> TemplateResponse:
         """Staff ask a question and see the answer with the sources it cites."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -267,7 +313,7 @@ class DocumentAdmin(VisibleRowsAdmin):
         return TemplateResponse(request, "django_rag/admin/ask.html", context)
 
 
-def guard_view_on_site(admin_site) -> None:
+def guard_view_on_site(admin_site: admin.AdminSite) -> None:
     """Put an access check in front of the admin's "view on site" redirect for documents.
 
     Django's ``<admin>/r/<content type id>/<object id>/`` (contenttypes' ``shortcut``)
@@ -281,7 +327,7 @@ def guard_view_on_site(admin_site) -> None:
         return
     site_urls = admin_site.get_urls
 
-    def view_on_site(request, content_type_id, object_id):
+    def view_on_site(request: HttpRequest, content_type_id: int, object_id: str) -> HttpResponse:
         from django.contrib.contenttypes.models import ContentType
         from django.contrib.contenttypes.views import shortcut
         from django.http import Http404
@@ -295,37 +341,38 @@ def guard_view_on_site(admin_site) -> None:
             raise Http404(f"Content type {content_type_id} object {object_id} doesn’t exist")
         return shortcut(request, content_type_id, object_id)
 
-    def get_urls():
+    def get_urls() -> list[URLPattern | URLResolver]:
         guarded = path(
             "r/<int:content_type_id>/<path:object_id>/", admin_site.admin_view(view_on_site), name="view_on_site"
         )
         return [guarded, *site_urls()]  # first, so it answers before Django's own
 
-    admin_site.get_urls = get_urls
-    admin_site._django_rag_guards_view_on_site = True
+    admin_site.get_urls = get_urls  # type: ignore[method-assign]  # this one site's URLs, not every AdminSite's
+    setattr(admin_site, "_django_rag_guards_view_on_site", True)
 
 
 guard_view_on_site(admin.site)
 
 
 @admin.register(Chunk)
-class ChunkAdmin(VisibleRowsAdmin):
+class ChunkAdmin(VisibleRowsAdmin[Chunk]):
     list_display = ["__str__", "document", "index", "preview", "embedder"]
     list_select_related = ["document"]
     search_fields = ["content"]
-    fields = ["document", "index", "content", "metadata", "embedder", "language"]
-    readonly_fields = fields
+    fields = readonly_fields = ("document", "index", "content", "metadata", "embedder", "language")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Chunk | None = None) -> bool:
         return False
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Chunk]:
         return Chunk.objects.visible_to(request.user).select_related("document")
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Chunk], search_term: str
+    ) -> tuple[QuerySet[Chunk], bool]:
         """The search box filters the chunks the user may see to those with the words,
         ranked by a hybrid search (the words and the meaning).
 
@@ -335,14 +382,16 @@ class ChunkAdmin(VisibleRowsAdmin):
         """
         if not search_term.strip():
             return queryset, False
-        ranked = queryset.order_by().hybrid(search_term.strip(), candidates=self.search_candidates)
-        return ranked.filter(keyword_rank__isnull=False), False
+        chunks = cast("ChunkQuerySet", queryset)  # get_queryset()'s
+        ranked = chunks.order_by().hybrid(search_term.strip(), candidates=self.search_candidates)
+        # keyword_rank is an annotation of hybrid(), which the stubs' lookup check cannot see.
+        return ranked.filter(keyword_rank__isnull=False), False  # type: ignore[misc]
 
     #: How many chunks with the words the search box can list (the keyword leg's limit).
     search_candidates = 500
 
     @admin.display(description=_("relevance"))
-    def score(self, obj):
+    def score(self, obj: Chunk) -> str:
         value = getattr(obj, "score", None)
         if value is None:
             return "-"
@@ -351,13 +400,13 @@ class ChunkAdmin(VisibleRowsAdmin):
         # The fused score means little to a person; the leg ranks do. The number stays in the tooltip.
         return format_html('<span title="score {}">{}</span>', f"{value:.4f}", matched)
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest) -> _ListDisplayT[Chunk]:
         if request.GET.get("q", "").strip():
             return ["__str__", "document", "score", "preview", "embedder"]
         return super().get_list_display(request)
 
     @admin.display(description=_("content"))
-    def preview(self, obj):
+    def preview(self, obj: Chunk) -> str:
         return obj.content[:120] + ("…" if len(obj.content) > 120 else "")
 
 
@@ -365,36 +414,42 @@ class QuestionColumnsMixin:
     """Columns of records about a question (query logs, evaluation results)."""
 
     @admin.display(description=_("question"))
-    def short_question(self, obj):
+    def short_question(self, obj: QueryLog | EvalResult) -> str:
         return obj.question[:100]
 
     @admin.display(description=_("error"), boolean=True)
-    def has_error(self, obj):
+    def has_error(self, obj: QueryLog | EvalResult) -> bool:
         return bool(obj.error)
 
 
-class RecordAdminMixin(QuestionColumnsMixin):
+if TYPE_CHECKING:
+    _RecordAdminBase = ModelAdmin[Any]  # what the mixin goes before, to the type checker
+else:
+    _RecordAdminBase = object
+
+
+class RecordAdminMixin(QuestionColumnsMixin, _RecordAdminBase):
     """Read-only admin for records of what happened, not something to edit."""
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else self.visible_records(queryset, request.user)
 
-    def visible_records(self, queryset, user):
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         raise NotImplementedError("A record admin must say which records a staff member who is not a superuser sees.")
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return False
 
 
 @admin.register(QueryLog)
-class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
+class QueryLogAdmin(RecordAdminMixin, ModelAdmin[QueryLog]):
     """Read-only: the log is a record of what happened, not something to edit."""
 
     # One "outcome" column for cache hit / no answer / error, so the list fits 1280 px.
@@ -406,13 +461,13 @@ class QueryLogAdmin(RecordAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     @admin.display(description=_("outcome"))
-    def outcome(self, obj):
+    def outcome(self, obj: QueryLog) -> StrOrPromise:
         if obj.error:
             return format_html('<span title="{}">{}</span>', obj.error, _("error"))
         text = _("no answer") if obj.no_answer else _("answered")
         return f"{text} ({_('cached')})" if obj.cache_hit else text
 
-    def visible_records(self, queryset, user):
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         # Questions can be personal: staff other than superusers see only their own, and
         # only while they may see the collection asked about (its name is on the page).
         return queryset.filter(user=user.pk).filter(
@@ -427,20 +482,25 @@ EVAL_METRICS = [
 ]
 
 
-class EvalResultInline(QuestionColumnsMixin, admin.TabularInline):
+class EvalResultInline(QuestionColumnsMixin, TabularInline[EvalResult, EvalRun]):
     model = EvalResult
-    fields = ["question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error"]
-    readonly_fields = fields
+    fields = readonly_fields = ("question_id", "short_question", *EVAL_METRICS, "latency_ms", "has_error")
     extra = 0
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: EvalRun | None = None) -> bool:
         return False
 
 
+EVAL_RUN_FIELDS = (
+    "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
+    *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
+)
+
+
 @admin.register(EvalRun)
-class EvalRunAdmin(admin.ModelAdmin):
+class EvalRunAdmin(ModelAdmin[EvalRun]):
     """Runs side by side: the metric columns sort; "Compare" shows chosen runs and how their settings differ."""
 
     list_display = [
@@ -452,26 +512,23 @@ class EvalRunAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     actions = ["compare_runs"]
     inlines = [EvalResultInline]
-    fields = [
-        "name", "dataset", "dataset_format", "collection", "mode", "k", "status", "error", "question_count",
-        *EVAL_METRICS, "mean_latency_ms", "metrics", "settings_snapshot", "created_by", "started_at", "finished_at",
-    ]
+    fields = EVAL_RUN_FIELDS
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EvalRun]:
         return visible_eval_runs(super().get_queryset(request), request.user)
 
-    def get_readonly_fields(self, request, obj=None):
-        return [name for name in self.fields if name != "name"]  # a label is all one may change
+    def get_readonly_fields(self, request: HttpRequest, obj: EvalRun | None = None) -> list[str]:
+        return [name for name in EVAL_RUN_FIELDS if name != "name"]  # a label is all one may change
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs come from rag_eval or django_rag.evaluate()
 
     @admin.display(description=_("embedder"))
-    def embedder(self, obj):
-        return (obj.settings_snapshot.get("embedder") or {}).get("identity", "")
+    def embedder(self, obj: EvalRun) -> str:
+        return str((obj.settings_snapshot.get("embedder") or {}).get("identity", ""))
 
     @admin.action(description=_("Compare selected evaluation runs"))
-    def compare_runs(self, request, queryset):
+    def compare_runs(self, request: HttpRequest, queryset: QuerySet[EvalRun]) -> TemplateResponse:
         from django.template.response import TemplateResponse
 
         from .evaluation.compare import compare_runs
@@ -487,20 +544,20 @@ class EvalRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(EvalResult)
-class EvalResultAdmin(RecordAdminMixin, admin.ModelAdmin):
+class EvalResultAdmin(RecordAdminMixin, ModelAdmin[EvalResult]):
     list_display = ["question_id", "short_question", "run", *EVAL_METRICS, "latency_ms"]
     list_filter = ["run__mode", ("run", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["question", "question_id", "answer"]
     list_select_related = ["run"]
 
-    def visible_records(self, queryset, user):
+    def visible_records(self, queryset: QuerySet[Any], user: Staff) -> QuerySet[Any]:
         return queryset.filter(run__in=visible_eval_runs(EvalRun.objects.all(), user).values("pk"))
 
 
 # -- API keys -------------------------------------------------------------------------
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ModelAdmin[ApiKey]):
     """Create, inspect and revoke API keys. The key itself is shown once, on creation."""
 
     # Dates in one column, so the list fits 1280 px beside the admin's sidebars.
@@ -511,31 +568,31 @@ class ApiKeyAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     actions = ["revoke_keys"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
         # A key acts as its user: staff other than superusers see, revoke and delete their own only.
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(user=request.user.pk)
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> _FieldGroups:
         if obj is None:
             # Only a superuser picks whose key it is; anyone else mints keys for themselves
             # (a key for another user, or a superuser, would act with their rights).
             return ["name", "user", "expires_at"] if request.user.is_superuser else ["name", "expires_at"]
         return ["name", "user", "masked_key", "created_at", "last_used_at", "expires_at", "revoked_at"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
             return []
         # A key is never edited into another one: revoke it and create a new one.
         return ["user", "masked_key", "created_at", "last_used_at", "revoked_at"]
 
-    def get_changeform_initial_data(self, request):
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         return {"user": request.user.pk, **super().get_changeform_initial_data(request)}
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm[ApiKey], change: bool) -> None:
         if not change:
             if not request.user.is_superuser or "user" not in form.cleaned_data:
-                obj.user = request.user
+                obj.user = cast("User", request.user)  # signed in: the admin lets no one else here
             key = obj.set_new_key()
             super().save_model(request, obj, form, change)
             messages.warning(
@@ -547,15 +604,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     @admin.display(description=_("key"))
-    def masked_key(self, obj):
+    def masked_key(self, obj: ApiKey) -> str:
         return f"{ApiKey.SCHEME}_{obj.prefix}_…" if obj.prefix else "-"
 
     @admin.display(description=_("active"), boolean=True)
-    def is_active_display(self, obj):
+    def is_active_display(self, obj: ApiKey) -> bool:
         return obj.is_active
 
     @admin.display(description=_("created, last used, expires"), ordering="created_at")
-    def key_dates(self, obj):
+    def key_dates(self, obj: ApiKey) -> SafeString:
         return format_html(
             "{}<br>{}<br>{}",
             _("created %(date)s") % {"date": _short_date(obj.created_at)},
@@ -564,7 +621,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
-    def revoke_keys(self, request, queryset):
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count}, messages.SUCCESS)
 
@@ -572,7 +629,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 # -- Embedders ----------------------------------------------------------------------------
 
 @admin.register(EmbedderState)
-class EmbedderStateAdmin(admin.ModelAdmin):
+class EmbedderStateAdmin(ModelAdmin[EmbedderState]):
     """Which embedder searches use, and how far each one covers the chunks (read-only).
 
     Switching is ``rag_activate_embedder``'s job: it refuses an embedder that misses
@@ -584,25 +641,26 @@ class EmbedderStateAdmin(admin.ModelAdmin):
     readonly_fields = ["alias", "identity", "dimensions", "active", "side_table", "progress", "created_at", "activated_at"]
     actions = None
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: EmbedderState | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: EmbedderState | None = None) -> bool:
         return False
 
     @admin.display(description=_("coverage"))
-    def coverage_display(self, obj):
+    def coverage_display(self, obj: EmbedderState) -> StrOrPromise:
         from . import reembed
+        from .embedders import embedders
 
-        if obj.alias not in reembed.embedders or reembed.embedders[obj.alias].identity != obj.identity:
+        if obj.alias not in embedders or embedders[obj.alias].identity != obj.identity:
             return _("settings changed")
-        counts = reembed.coverage(reembed.embedders[obj.alias], side=obj.side_table)
+        counts = reembed.coverage(embedders[obj.alias], side=obj.side_table)
         return _coverage_text(counts)
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         from . import reembed
 
         # Every configured embedder, rows or not (before any re-embedding there are none).

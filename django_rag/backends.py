@@ -72,7 +72,7 @@ class BaseBackend:
         Never at import or in the constructor: building may load a model or read keys
         that a check should report rather than a crash at startup.
         """
-        value = getattr(self, attribute)
+        value: T | None = getattr(self, attribute)
         if value is None:
             with self._build_lock:
                 value = getattr(self, attribute)
@@ -264,6 +264,7 @@ class BackendHandler(Generic[T]):
                 f'{where}["BACKEND"] = {config["BACKEND"]!r} could not be imported: {exc}'
             ) from exc
         try:
-            return backend_class(alias=alias, **options)
+            backend: T = backend_class(alias=alias, **options)
         except TypeError as exc:
             raise RAGImproperlyConfigured(f'{where}["OPTIONS"] are not accepted by {config["BACKEND"]}: {exc}') from exc
+        return backend

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -14,9 +15,12 @@ from .exceptions import RAGImproperlyConfigured
 from .redaction import redact
 from .vector_indexes import PRECISIONS
 
+if TYPE_CHECKING:
+    from django.apps import AppConfig
 
-def _setting_errors(settings: dict[str, Any]) -> list[Error]:
-    errors = []
+
+def _setting_errors(settings: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for name, expected in SETTING_TYPES.items():
         value = settings.get(name)
         # bool is an int subclass: CHUNK_SIZE=True is a mistake, not a size.
@@ -67,7 +71,8 @@ def _reliability_errors(settings: dict[str, Any]) -> list[CheckMessage]:
     """E075: the lease and retry settings in range; W075: a lease an embedding call may outlast."""
     messages: list[CheckMessage] = []
     lease = settings.get("INGEST_LEASE_SECONDS")
-    ranges = [("INGEST_LEASE_SECONDS", lease, "a positive number of seconds", lambda v: v > 0),
+    ranges: list[tuple[str, Any, str, Callable[[float], bool]]] = [
+              ("INGEST_LEASE_SECONDS", lease, "a positive number of seconds", lambda v: v > 0),
               ("EMBED_RETRIES", settings.get("EMBED_RETRIES"), "an integer >= 0", lambda v: v >= 0),
               ("EMBED_RETRY_DELAY", settings.get("EMBED_RETRY_DELAY"), "a number of seconds >= 0", lambda v: v >= 0)]
     for name, value, wanted, valid in ranges:
@@ -103,7 +108,7 @@ def _number_setting_errors(settings: dict[str, Any]) -> list[Error]:
 
     from .validation import weights
 
-    def is_number(value: Any) -> bool:
+    def is_number(value: Any) -> TypeGuard[float]:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
     errors = []
@@ -179,7 +184,7 @@ def _queue_errors(queue: Any) -> list[Error]:
 
 
 @register(Tags.compatibility, "django_rag")
-def check_settings(app_configs=None, **kwargs: Any) -> list[Error]:
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     return _setting_errors(get_settings())
 
 
@@ -218,7 +223,7 @@ def _check_aliases(
 
 
 @register("django_rag")
-def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_backends(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     from .embedders import embedders
 
     empty = Error('DJANGO_RAG["EMBEDDERS"] is empty.', hint='Configure at least a "default" embedder.', id="django_rag.E002")
@@ -226,7 +231,7 @@ def check_backends(app_configs=None, **kwargs: Any) -> list[Any]:
 
 
 @register("django_rag")
-def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_llms(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     from .llms import llms
 
     empty = Error(
@@ -238,7 +243,7 @@ def check_llms(app_configs=None, **kwargs: Any) -> list[Any]:
 
 
 @register("django_rag")
-def check_access_policy(app_configs=None, **kwargs: Any) -> list[Error]:
+def check_access_policy(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Error]:
     from .access import get_policy
 
     path = get_settings().get("ACCESS_POLICY")
@@ -254,7 +259,7 @@ def check_access_policy(app_configs=None, **kwargs: Any) -> list[Error]:
 
 
 @register("django_rag")
-def check_read_database(app_configs=None, **kwargs: Any) -> list[Error]:
+def check_read_database(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Error]:
     alias = get_settings().get("READ_DATABASE")
     if not isinstance(alias, str) or alias in connections.settings:
         return []  # unset, an alias Django knows, or reported by E010
@@ -268,7 +273,9 @@ def check_read_database(app_configs=None, **kwargs: Any) -> list[Error]:
 
 
 @register(Tags.database, "django_rag")
-def check_database(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
+def check_database(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[Any]:
     """Checks that need the database: run by ``migrate`` and ``check --database default``."""
     from .embedders import embedders
     from .vector_indexes import CHUNK_TABLE, HNSW_MAX_DIMENSIONS, can_be_indexed, index_exists, index_name
@@ -360,7 +367,7 @@ def extension_check(alias: str, *, installed: bool, available: bool, tables: lis
 
 
 @register("django_rag")
-def check_evaluation(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_evaluation(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     """``EVAL_JUDGE_LLM`` must name a configured LLM that writes text (the extractive one cannot judge)."""
     from .llms import llms
 
@@ -399,7 +406,7 @@ def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:
             )
     rates = settings.get("API_THROTTLE")
     if isinstance(rates, dict):
-        from .ratelimits import parse_rate
+        from .api.ratelimits import parse_rate
 
         for scope, rate in rates.items():
             if scope not in API_THROTTLE_SCOPES:
@@ -419,7 +426,7 @@ def _api_setting_errors(settings: dict[str, Any]) -> list[Error]:
 
 
 @register(Tags.security, Tags.urls, "django_rag")
-def check_api_auth(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_api_auth(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     """W003: the REST router is mounted somewhere with authentication turned off."""
     from django.conf import settings
 
@@ -444,7 +451,7 @@ def check_api_auth(app_configs=None, **kwargs: Any) -> list[Any]:
     ]
 
 
-def _api_operations(patterns: list[Any], prefix: str):
+def _api_operations(patterns: list[Any], prefix: str) -> Iterator[tuple[str, Any]]:
     """``(route, operation)`` for every django-rag API operation in the URLconf.
 
     ninja's URL patterns call a closure over the mounted ``PathView``, whose operations
@@ -484,7 +491,7 @@ def _file_setting_errors(settings: dict[str, Any]) -> list[Any]:
         )
     proxies = settings.get("API_TRUSTED_PROXIES")
     if isinstance(proxies, (list, tuple)):
-        from .ratelimits import trusted_networks
+        from .api.ratelimits import trusted_networks
 
         try:
             trusted_networks(tuple(str(p) for p in proxies))
@@ -508,7 +515,7 @@ def _file_setting_errors(settings: dict[str, Any]) -> list[Any]:
 
 
 @register(Tags.security, "django_rag")
-def check_files(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_files(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     """E055-E057 (file and proxy settings); W055: django_rag.urls is not included, so files get no links."""
     errors = _file_setting_errors(get_settings())
     from django.conf import settings
@@ -536,14 +543,14 @@ def check_files(app_configs=None, **kwargs: Any) -> list[Any]:
 
 
 @register(Tags.security, "django_rag", deploy=True)
-def check_file_storage_is_private(app_configs=None, **kwargs: Any) -> list[Any]:
+def check_file_storage_is_private(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Any]:
     """W056 (``check --deploy``): uploads are kept on disk under MEDIA_ROOT."""
     from pathlib import Path
 
     from django.conf import settings
     from django.core.files.storage import FileSystemStorage, storages
 
-    alias = get_settings().get("FILE_STORAGE")
+    alias = get_settings()["FILE_STORAGE"]  # a default: always there
     try:
         storage = storages[alias]
     except Exception:  # E055
@@ -587,7 +594,7 @@ def connection_reuse_warnings(alias: str, settings_dict: dict[str, Any]) -> list
 
 
 @register("django_rag")
-def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
+def check_connection_reuse(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[Warning]:
     """W085 for the databases django-rag reads chunks from and writes its query log to.
 
     Settings only (no query): it runs with every ``check``, ``runserver`` and ``migrate``.
@@ -605,10 +612,12 @@ def check_connection_reuse(app_configs=None, **kwargs: Any) -> list[Warning]:
 
 
 @register(Tags.database, "django_rag")
-def check_embedder_state(app_configs=None, databases=None, **kwargs: Any) -> list[Any]:
+def check_embedder_state(
+    app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[Any]:
     """E100-E103: the embedder state stored in the database against the settings (docs/embedding-models.md)."""
     from .embedders import embedders
-    from .reembed import state_database
+    from .embedder_state import state_database
 
     messages: list[Any] = []
     using = state_database()
@@ -663,7 +672,7 @@ def check_embedder_state(app_configs=None, databases=None, **kwargs: Any) -> lis
 
 
 @register("django_rag")
-def check_extractors(app_configs=None, **kwargs: Any) -> list[CheckMessage]:
+def check_extractors(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """E110-E114: DJANGO_RAG["EXTRACTORS"], a site's own formats (docs/ingestion.md)."""
     from django.utils.module_loading import import_string
 
@@ -706,4 +715,58 @@ def check_extractors(app_configs=None, **kwargs: Any) -> list[CheckMessage]:
                     f'DJANGO_RAG["EXTRACTORS"]: {path!r} and {claimed[extension]!r} both claim {extension!r}.',
                     hint="Give each extension to one extractor.", id="django_rag.E114"))
             claimed[extension] = path
+    return messages
+
+
+@register("django_rag")
+def check_chunking(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """E130, E131, W131, W132: CHUNK_UNIT, and CHUNK_SIZE against each embedder's input limit
+    (docs/ingestion.md#chunking)."""
+    from .embedders import embedders
+    from .ingestion.splitting import CHUNK_UNITS
+
+    settings = get_settings()
+    unit, size = settings.get("CHUNK_UNIT"), settings.get("CHUNK_SIZE")
+    if not isinstance(unit, str):
+        return []  # reported by E010
+    if unit not in CHUNK_UNITS:
+        return [Error(f'DJANGO_RAG["CHUNK_UNIT"] must be "characters" or "tokens", not {unit!r}.',
+                      id="django_rag.E130")]
+    aliases = settings.get("EMBEDDERS")
+    if not isinstance(aliases, dict) or isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        return []  # reported by E010 and E011
+    messages: list[CheckMessage] = []
+    for alias in aliases:
+        where = f'DJANGO_RAG["EMBEDDERS"]["{alias}"]'
+        try:
+            embedder = embedders.create(alias)
+            counts_tokens = embedder.has_tokenizer()
+            limit = embedder.max_input_tokens
+        except Exception:
+            continue  # an alias that cannot be built is E001's
+        if unit == "tokens" and not counts_tokens:
+            messages.append(Warning(
+                f'DJANGO_RAG["CHUNK_UNIT"] is "tokens", but embedder {alias!r} has no tokenizer: its chunks are '
+                "measured in characters.",
+                hint="For OpenAI's models: pip install 'django-rag[tokens]'. For another model, set "
+                f'{where}["OPTIONS"]["tokenizer"] to the tiktoken encoding that matches it, if one does.',
+                obj=where, id="django_rag.W132",
+            ))
+        if limit is None or size <= limit:
+            continue
+        if unit == "tokens" and counts_tokens:
+            messages.append(Error(
+                f'DJANGO_RAG["CHUNK_SIZE"] ({size} tokens) is over the input limit of embedder {alias!r} '
+                f"({limit} tokens): no chunk can have that size.",
+                hint=f"Lower CHUNK_SIZE to at most {limit} (less the few tokens of a chunk's context line).",
+                obj=where, id="django_rag.E131",
+            ))
+        else:
+            how = "counted by its tokenizer" if counts_tokens else "at characters, since it has no tokenizer"
+            messages.append(Warning(
+                f'DJANGO_RAG["CHUNK_SIZE"] ({size} characters) can hold more than the {limit} tokens embedder '
+                f"{alias!r} reads of a text: longer chunks are cut further when they are ingested ({how}).",
+                hint=f'Set CHUNK_UNIT = "tokens" and CHUNK_SIZE to at most {limit}, or CHUNK_SIZE to fewer characters.',
+                obj=where, id="django_rag.W131",
+            ))
     return messages

@@ -34,9 +34,14 @@ DEFAULTS: dict[str, Any] = {
             "OPTIONS": {},
         }
     },
-    # Splitting: passed to langchain-text-splitters' RecursiveCharacterTextSplitter.
+    # Splitting (django_rag/ingestion/splitting.py, docs/ingestion.md#chunking): the size a
+    # chunk aims at and the overlap of consecutive ones, in CHUNK_UNIT: "characters", or
+    # "tokens" counted by the embedder's tokenizer (characters for one without). A chunk
+    # never exceeds the embedder's input limit. SEPARATORS: where a sentence too long for
+    # a chunk is cut, in order (characters last).
     "CHUNK_SIZE": 1000,
     "CHUNK_OVERLAP": 150,
+    "CHUNK_UNIT": "characters",
     "SEPARATORS": ["\n\n", "\n", ". ", " ", ""],
     # Search and embed each chunk with its document's title and section path (stored
     # in Chunk.context, never shown as content). See docs/ingestion.md.
@@ -164,6 +169,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "LLMS": dict,
     "CHUNK_SIZE": int,
     "CHUNK_OVERLAP": int,
+    "CHUNK_UNIT": str,
     "SEPARATORS": (list, tuple),
     "EMBED_BATCH_SIZE": int,
     "INGEST_BATCH_SIZE": int,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import ProgrammingError, router, transaction
 
 from .conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from .embedders import BaseEmbedder
+
+if TYPE_CHECKING:
+    from .models import EmbedderState
 
 logger = logging.getLogger("django_rag.reembed")
 
@@ -35,7 +39,8 @@ class Snapshot:
 _snapshots: dict[str, tuple[float, Snapshot]] = {}
 
 
-def _state_model():
+def _state_model() -> type[EmbedderState]:
+    # Through the app registry: this module sits below the models (tests/test_layers.py).
     return apps.get_model("django_rag", "EmbedderState")
 
 

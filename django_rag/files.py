@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
 
 from django.core.files.storage import storages
@@ -48,7 +48,16 @@ def upload_path(instance: Any, filename: str) -> str:
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class DocumentStorage(LazyObject):
+if TYPE_CHECKING:
+    from django.core.files.storage import Storage
+    from django.http import HttpRequest
+
+    _LazyStorage = LazyObject[Storage]
+else:
+    _LazyStorage = LazyObject  # not subscriptable at run time
+
+
+class DocumentStorage(_LazyStorage):
     """The storage named by ``DJANGO_RAG["FILE_STORAGE"]`` (a ``STORAGES`` alias), looked up lazily.
 
     ``Document.file`` keeps this one object; it follows the settings (``override_settings``
@@ -62,14 +71,15 @@ class DocumentStorage(LazyObject):
 _document_storage = DocumentStorage()
 
 
-def document_storage() -> DocumentStorage:
+def document_storage() -> Storage:
     """The callable ``Document.file`` names as its storage (so migrations record a path, not an object)."""
-    return _document_storage
+    # The lazy object stands in for the storage it wraps (every attribute is the storage's).
+    return cast("Storage", _document_storage)
 
 
 def _reset_storage(*, setting: str, **kwargs: Any) -> None:
     if setting in ("DJANGO_RAG", "STORAGES"):
-        _document_storage._wrapped = empty
+        _document_storage._wrapped = empty  # type: ignore[assignment]  # LazyObject's own "not set up yet" marker
 
 
 setting_changed.connect(_reset_storage, dispatch_uid="django_rag.files.reset_storage")
@@ -92,13 +102,13 @@ def file_path(document_id: Any) -> str:
         return ""
 
 
-def absolute_url(url: str, request: Any = None) -> str:
+def absolute_url(url: str, request: HttpRequest | None = None) -> str:
     """``url`` made absolute with the request's host, else ``DJANGO_RAG["SITE_URL"]``; kept as is when neither."""
     if not url or not url.startswith("/") or url.startswith("//"):
         return url
     if request is not None:
         return request.build_absolute_uri(url)
-    site_url = get_setting("SITE_URL")
+    site_url: str = get_setting("SITE_URL")
     if site_url:
         return urljoin(site_url.rstrip("/") + "/", url.lstrip("/"))
     return url

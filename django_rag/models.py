@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -14,6 +14,9 @@ from pgvector.django import VectorField
 from .fields import DocumentFileField, RegConfigField
 from .files import display_name, document_storage, upload_path
 from .querysets import ChunkQuerySet, CollectionQuerySet, DocumentQuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Visibility(models.TextChoices):
@@ -184,7 +187,7 @@ class Document(AccessFields):
     @property
     def file_name(self) -> str:
         """The uploaded file's own name (``report.pdf``), without the storage's random directory."""
-        return display_name(self.file.name) if self.file else ""
+        return display_name(self.file.name or "") if self.file else ""
 
     def get_absolute_url(self) -> str:
         """The source URL, else the serving view of the file (``/rag/documents/42/file``), else ``""``."""
@@ -227,6 +230,17 @@ class Chunk(models.Model):
     )
 
     objects = ChunkQuerySet.as_manager()
+
+    if TYPE_CHECKING:
+        # Set on the chunks a search returns (hybrid(), semantic(), keyword(), top(),
+        # django_rag.search()): see RetrievalMixin. A leg that did not find the chunk
+        # leaves its columns None. Not fields: other chunks do not have them.
+        score: float
+        semantic_rank: int | None
+        keyword_rank: int | None
+        distance: float | None
+        keyword_score: float | None
+        best_rank: int
 
     class Meta:
         # document_id, not document: the latter follows Document's own ordering and so
@@ -415,8 +429,8 @@ class EvalResult(EvalScores):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.question[:80]}"
-class ApiKeyQuerySet(models.QuerySet):
-    def active(self):
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> Self:
         """Keys that authenticate now: not revoked, not expired, of an active user."""
         from django.db.models.functions import Now
 
@@ -444,7 +458,7 @@ class _ActiveKeyLookup:
     def __init__(self) -> None:
         self._compiled: dict[str, tuple[str, list[Any], int, int, int] | None] = {}
 
-    def queryset(self, alias: str, prefix: str) -> models.QuerySet:
+    def queryset(self, alias: str, prefix: str) -> ApiKeyQuerySet:
         return ApiKey.objects.using(alias).active().select_related("user").filter(prefix=prefix).order_by()
 
     def _compile(self, alias: str) -> tuple[str, list[Any], int, int, int] | None:
@@ -485,9 +499,10 @@ class _ActiveKeyLookup:
             return None
         user_model = ApiKey._meta.get_field("user").related_model
         api_key = ApiKey.from_db(alias, [f.attname for f in ApiKey._meta.concrete_fields], row[:key_columns])
-        api_key.user = user_model.from_db(
+        # An instance of AUTH_USER_MODEL (the stubs type the relation with the settings' user model).
+        api_key.user = cast("User", user_model.from_db(
             alias, [f.attname for f in user_model._meta.concrete_fields], row[key_columns : key_columns + user_columns]
-        )
+        ))
         return api_key
 
 

@@ -28,7 +28,15 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 RATE_LIMITED_HINT = " Rate limited or out of quota; retry later or raise max_retries."
 
 
-class ProviderConnection:
+if TYPE_CHECKING:
+    from .backends import BaseBackend
+
+    _Backend = BaseBackend  # what the mixin is mixed into, to the type checker
+else:
+    _Backend = object
+
+
+class ProviderConnection(_Backend):
     """A backend that builds a LangChain client from its OPTIONS and talks to one server.
 
     Mixed into :class:`~django_rag.embedders.langchain.LangChainEmbedder` and
@@ -56,7 +64,6 @@ class ProviderConnection:
 
     if TYPE_CHECKING:  # provided by the LangChain base class
         alias: str
-        kind: str
         setting_path: str
         _client: Any
 

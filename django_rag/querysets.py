@@ -9,16 +9,28 @@ so a site can add them to its own chunk manager or proxy models::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
 
 if TYPE_CHECKING:
-    from .models import Collection
+    from .access import Asker
+    from .embedders import BaseEmbedder
+    from .models import Chunk, Collection, Document
+    from .retrieval import Mode, SearchOptions
+
+    # The mixins are QuerySet methods: to the type checker they are QuerySets (of the
+    # model they are mixed in for, or of chunks), at run time plain classes mixed into one.
+    _QuerySetOf = models.QuerySet
+    _ChunkQuerySet = models.QuerySet[Chunk, Chunk]
+else:
+    _QuerySetOf, _ChunkQuerySet = Generic, object
+
+_M = TypeVar("_M", bound=models.Model)
 
 
-class VisibilityMixin:
+class VisibilityMixin(_QuerySetOf[_M]):
     """``visible_to(user)``: the rows ``user`` may see, as a filter inside the SQL.
 
     The rules are in :mod:`django_rag.access` (and ``DJANGO_RAG["ACCESS_POLICY"]``).
@@ -26,36 +38,36 @@ class VisibilityMixin:
     retrieval legs and a user who may see few rows still gets ``k`` results.
     """
 
-    def visibility_condition(self, user) -> models.Q:
+    def visibility_condition(self, user: Asker) -> models.Q:
         raise NotImplementedError("A QuerySet using VisibilityMixin must define visibility_condition(user).")
 
-    def visible_to(self, user):
+    def visible_to(self, user: Asker) -> Self:
         condition = self.visibility_condition(user)
         # An empty Q (a superuser) leaves the QuerySet unfiltered, so searches keep
         # their fast, unfiltered path.
         return self.filter(condition) if condition else self.all()
 
 
-class CollectionQuerySet(VisibilityMixin, models.QuerySet):
-    def visibility_condition(self, user) -> models.Q:
+class CollectionQuerySet(VisibilityMixin["Collection"], models.QuerySet["Collection"]):
+    def visibility_condition(self, user: Asker) -> models.Q:
         from .access import collection_filter
 
         return collection_filter(user)
 
 
-class DocumentQuerySet(VisibilityMixin, models.QuerySet):
-    def visibility_condition(self, user) -> models.Q:
+class DocumentQuerySet(VisibilityMixin["Document"], models.QuerySet["Document"]):
+    def visibility_condition(self, user: Asker) -> models.Q:
         from .access import document_filter
 
         return document_filter(user)
 
-    def ready(self):
+    def ready(self) -> Self:
         return self.filter(status="ready")
 
-    def failed(self):
+    def failed(self) -> Self:
         return self.filter(status="failed")
 
-    def stuck(self):
+    def stuck(self) -> Self:
         """Documents left ``processing`` by a worker that is gone.
 
         An ingestion marks its document ``processing`` and takes a lease on it when it
@@ -79,7 +91,7 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
             | models.Q(lease_expires_at__isnull=True, updated_at__lt=cutoff)
         )
 
-    def waiting(self, pending_for: float):
+    def waiting(self, pending_for: float) -> Self:
         """Documents ``pending`` for more than ``pending_for`` seconds since they were last
         saved or queued, with something to ingest: their task may be lost.
 
@@ -105,7 +117,7 @@ class DocumentQuerySet(VisibilityMixin, models.QuerySet):
         return self.filter(has_content, status="pending", lease_owner="", updated_at__lt=cutoff)
 
 
-class RetrievalMixin:
+class RetrievalMixin(_ChunkQuerySet):
     """``semantic()``, ``keyword()`` and ``hybrid()`` for a QuerySet of ``Chunk``.
 
     Each returns a QuerySet of chunks ordered by ``score`` (best first; equal scores by
@@ -117,7 +129,7 @@ class RetrievalMixin:
     only drop rows from the final list. Slice the result to get the top k.
     """
 
-    def for_embedder(self, embedder=None):
+    def for_embedder(self, embedder: BaseEmbedder | str | None = None) -> Self:
         """Chunks that have a vector of ``embedder`` (an embedder, an alias, or the active one)."""
         from django.db.models.expressions import RawSQL
 
@@ -136,15 +148,15 @@ class RetrievalMixin:
         query: str | None = None,
         *,
         vector: Sequence[float] | None = None,
-        embedder: Any = None,
+        embedder: BaseEmbedder | str | None = None,
         candidates: int | None = None,
         min_score: float | None = None,
-    ):
+    ) -> Self:
         """Nearest chunks by cosine distance (pgvector); ``score`` is ``1 - distance``."""
-        return self._search(
-            query, vector=vector, embedder=embedder, semantic=True, keyword=False,
-            min_score=min_score, options={"candidates": candidates},
-        )
+        from .retrieval import SearchOptions
+
+        options = SearchOptions(vector=vector, embedder=embedder, candidates=candidates, min_score=min_score)
+        return self._search(query, options, semantic=True, keyword=False)
 
     def keyword(
         self,
@@ -154,43 +166,48 @@ class RetrievalMixin:
         candidates: int | None = None,
         postings_per_term: int | None = None,
         min_score: float | None = None,
-    ):
+    ) -> Self:
         """Chunks ranked by BM25 over PostgreSQL full text; ``score`` is the BM25 score."""
-        return self._search(
-            query, language=language, semantic=False, keyword=True, min_score=min_score,
-            options={"candidates": candidates, "postings_per_term": postings_per_term},
+        from .retrieval import SearchOptions
+
+        options = SearchOptions(
+            language=language, candidates=candidates, postings_per_term=postings_per_term, min_score=min_score
         )
+        return self._search(query, options, semantic=False, keyword=True)
 
     def hybrid(
         self,
         query: str,
         *,
         vector: Sequence[float] | None = None,
-        embedder: Any = None,
+        embedder: BaseEmbedder | str | None = None,
         language: str | None = None,
         candidates: int | None = None,
         rrf_k: float | None = None,
         weights: dict[str, float] | None = None,
         postings_per_term: int | None = None,
         min_score: float | None = None,
-    ):
+    ) -> Self:
         """Semantic and keyword legs fused with Reciprocal Rank Fusion; ``score`` is the RRF score."""
-        return self._search(
-            query, vector=vector, embedder=embedder, language=language, semantic=True, keyword=True,
-            min_score=min_score,
-            options={"candidates": candidates, "rrf_k": rrf_k, "weights": weights, "postings_per_term": postings_per_term},
-        )
+        from .retrieval import SearchOptions
 
-    def _search(self, query: str | None, *, min_score: float | None = None, **ranking: Any):
+        options = SearchOptions(
+            vector=vector, embedder=embedder, language=language, candidates=candidates, rrf_k=rrf_k,
+            weights=weights, postings_per_term=postings_per_term, min_score=min_score,
+        )
+        return self._search(query, options, semantic=True, keyword=True)
+
+    def _search(self, query: str | None, options: SearchOptions, *, semantic: bool, keyword: bool) -> Self:
         """The QuerySet of a search: :meth:`_ranking`'s statement joined to these rows."""
         from . import retrieval, validation
 
+        min_score = options.min_score
         if min_score is not None:
             min_score = validation.number("min_score", min_score)
-        statement = self._ranking(query, **ranking)
+        statement = self._ranking(query, options, semantic=semantic, keyword=keyword)
         if statement is None:
             return self.none()
-        results = retrieval.attach_ranking(self, *statement, min_score=min_score)
+        results: Self = retrieval.attach_ranking(self, *statement, min_score=min_score)
         # Search results are read for their text, not their vectors: loading and parsing
         # 384+ floats and a tsvector per row cost ~15% of a search (benchmarks/RESULTS.md).
         # They still load on access; .defer(None) loads them eagerly.
@@ -199,13 +216,10 @@ class RetrievalMixin:
     def _ranking(
         self,
         query: str | None,
+        options: SearchOptions,
         *,
         semantic: bool,
         keyword: bool,
-        options: dict[str, Any],
-        vector: Sequence[float] | None = None,
-        embedder: Any = None,
-        language: str | None = None,
         top: int | None = None,
     ) -> tuple[str, list[Any]] | None:
         """The ranking statement ``(id, score, ...)`` of a search over this QuerySet's rows.
@@ -216,8 +230,11 @@ class RetrievalMixin:
         """
         from . import retrieval
 
-        model = retrieval.resolve_embedder(embedder) if semantic else None
-        opts = retrieval.SearchOptions.build(**options, embedder=model)
+        model = retrieval.resolve_embedder(options.embedder) if semantic else None
+        opts = retrieval.RankingOptions.build(
+            candidates=options.candidates, rrf_k=options.rrf_k, weights=options.weights,
+            postings_per_term=options.postings_per_term, embedder=model,
+        )
         if query is not None and not isinstance(query, str):
             raise TypeError(f"query must be a string, not {type(query).__name__}.")
         query = (query or "").replace("\x00", " ")  # PostgreSQL text cannot hold NUL
@@ -226,7 +243,8 @@ class RetrievalMixin:
         except EmptyResultSet:  # a filter that can match nothing (pk__in=[], a policy denying all)
             return None
         semantic_part = keyword_part = None
-        if semantic:
+        vector = options.vector
+        if model is not None:  # the semantic leg
             if vector is None:
                 if not query.strip():
                     return None
@@ -239,46 +257,66 @@ class RetrievalMixin:
                 vector, model, opts.candidates, chunk_filter, side_table=in_side_table(model, self.db)
             )
         if keyword:
-            keyword_part = retrieval.keyword_leg(query, opts.candidates, opts.postings_per_term, language, chunk_filter)
+            keyword_part = retrieval.keyword_leg(
+                query, opts.candidates, opts.postings_per_term, options.language, chunk_filter
+            )
         return retrieval.hybrid_sql(semantic=semantic_part, keyword=keyword_part, options=opts, top=top)
 
-    def top(self, query: str | None, k: int, *, mode: str = "hybrid", collections: bool = False, **options: Any) -> list:
+    def top(
+        self,
+        query: str | None,
+        k: int,
+        *,
+        mode: Mode = "hybrid",
+        collections: bool = False,
+        options: SearchOptions | None = None,
+        vector: Sequence[float] | None = None,
+        embedder: BaseEmbedder | str | None = None,
+        language: str | None = None,
+        candidates: int | None = None,
+        rrf_k: float | None = None,
+        weights: dict[str, float] | None = None,
+        postings_per_term: int | None = None,
+        min_score: float | None = None,
+    ) -> list[Chunk]:
         """The ``k`` best chunks as a list, their documents loaded, in one statement.
 
         The chunks ``list(self.<mode>(query, **options).select_related("document")[:k])``
         returns, in the same order, built without the ORM's query compiler, which took a
-        third of a question's time in ``ask()`` (benchmarks/RESULTS.md). The QuerySet's
+        third of a question's time in ``ask()`` (benchmarks/RESULTS.md; the fast path is
+        :func:`django_rag.fastpaths.fetch_top`). The QuerySet's
         filters apply inside the legs as usual; its other settings (ordering,
         annotations, ``select_related``) do not carry over. ``collections=True`` loads
         each document's collection too. In hybrid mode a leg weighted 0 (the hashing
         embedder's semantic leg, by default) runs only when the other finds fewer than
         ``k`` chunks, since its rows could not be among the ``k`` otherwise; when it does
         not run, ``semantic_rank`` and ``distance`` are ``None``.
-        """
-        import inspect
 
-        from . import retrieval, validation
+        The options are those of the ``mode``'s method (``hybrid()``...), given one by one
+        or together as ``options`` (a :class:`~django_rag.retrieval.SearchOptions`; one
+        given both ways is taken from the keyword argument). One the mode does not take
+        is a ``TypeError``.
+        """
+        from . import fastpaths, retrieval, validation
 
         retrieval.check_mode(mode)
         k = validation.k_value(k)
-        # The mode's own method signature says which options it takes (TypeError otherwise).
-        arguments = inspect.signature(getattr(RetrievalMixin, mode)).bind(self, query, **options).arguments
-        arguments.pop("self"), arguments.pop("query")
-        min_score = arguments.pop("min_score", None)
+        search = (options or retrieval.SearchOptions()).override(
+            vector=vector, embedder=embedder, language=language, candidates=candidates, rrf_k=rrf_k,
+            weights=weights, postings_per_term=postings_per_term, min_score=min_score,
+        )
+        search.check(mode)
+        min_score = search.min_score
         if min_score is not None:
             min_score = validation.number("min_score", min_score)
-        search_options = {name: arguments.pop(name) for name in ("candidates", "rrf_k", "weights", "postings_per_term")
-                          if name in arguments}
-        ranking = self._ranking(
-            query, semantic=mode != "keyword", keyword=mode != "semantic", options=search_options, top=k, **arguments,
-        )
+        ranking = self._ranking(query, search, semantic=mode != "keyword", keyword=mode != "semantic", top=k)
         if ranking is None:
             return []
-        return retrieval.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
+        return fastpaths.fetch_top(self, *ranking, k=k, min_score=min_score, collections=collections)
 
 
-class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):
-    def visibility_condition(self, user) -> models.Q:
+class ChunkQuerySet(VisibilityMixin["Chunk"], RetrievalMixin, models.QuerySet["Chunk"]):
+    def visibility_condition(self, user: Asker) -> models.Q:
         from .access import document_filter
         from .models import Document
 
@@ -292,7 +330,7 @@ class ChunkQuerySet(VisibilityMixin, RetrievalMixin, models.QuerySet):
 
 
 def searchable_chunks(
-    user: Any, *, collection: Collection | str | int | None = None, queryset: ChunkQuerySet | None = None
+    user: Asker, *, collection: Collection | str | int | None = None, queryset: ChunkQuerySet | None = None
 ) -> ChunkQuerySet:
     """The chunks a search for ``user`` may consider: visible ones, in ``collection``, within ``queryset``."""
     from . import validation
@@ -301,7 +339,7 @@ def searchable_chunks(
 
     if queryset is None:
         chunks = Chunk.objects.using(read_database())
-    elif queryset._db is None:  # a QuerySet given with .using() keeps its database
+    elif queryset._db is None:  # type: ignore[attr-defined]  # QuerySet._db: what .using() gave, else None
         chunks = queryset.using(read_database())
     else:
         chunks = queryset

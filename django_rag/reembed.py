@@ -53,16 +53,17 @@ class ReembedError(DjangoRAGError):
 
 
 # The state as each process sees it lives with the models (searches read it):
-# django_rag.embedder_state. Imported here so that reembed.snapshot() etc. keep working.
+# django_rag.embedder_state. Imported here so that reembed.snapshot() etc. keep working
+# (re-exported, "as" tells type checkers so).
 from .embedder_state import (  # noqa: E402
-    Snapshot,
+    Snapshot as Snapshot,
     _load,
     _snapshots,
-    active_alias,
-    clear_cache,
+    active_alias as active_alias,
+    clear_cache as clear_cache,
     in_side_table,
-    snapshot,
-    state_database,
+    snapshot as snapshot,
+    state_database as state_database,
 )
 
 
@@ -307,7 +308,9 @@ def _one_by_one(
     return done_ids, vectors
 
 
-def _missing_batch(embedder: BaseEmbedder, after: int, last: int | None, size: int, using: str) -> list[tuple]:
+def _missing_batch(
+    embedder: BaseEmbedder, after: int, last: int | None, size: int, using: str
+) -> list[tuple[int, str, str]]:
     # An anti-join on the side table's primary key: chunks without a vector of this
     # embedder, failed ones included (a new run tries them again), in id order.
     params: list[Any] = [after]
@@ -324,7 +327,8 @@ def _missing_batch(embedder: BaseEmbedder, after: int, last: int | None, size: i
             " ORDER BY c.id LIMIT %s",
             params,
         )
-        return cursor.fetchall()
+        rows: list[tuple[int, str, str]] = cursor.fetchall()  # (id, context, content)
+        return rows
 
 
 def _store(embedder: BaseEmbedder, ids: list[int], vectors: list[list[float]], using: str) -> None:
@@ -365,7 +369,8 @@ def _delete_orphans(embedder: BaseEmbedder, using: str) -> int:
             f" AND NOT EXISTS (SELECT 1 FROM {CHUNK_TABLE} c WHERE c.id = e.chunk_id)",
             [embedder.identity],
         )
-        return cursor.rowcount
+        deleted: int = cursor.rowcount
+        return deleted
 
 
 def _record_failures(embedder: BaseEmbedder, ids: list[int], error: str, using: str) -> None:
@@ -526,7 +531,7 @@ def activate(alias: str, *, force: bool = False, using: str = "default") -> Acti
         previous = next((a for a, row in rows.items() if row.active), DEFAULT_EMBEDDER_ALIAS)
         row = rows.get(alias)
         side = row is not None and row.side_table
-        if side and row.identity != embedder.identity:
+        if side and row is not None and row.identity != embedder.identity:
             raise ReembedError(
                 f"The vectors stored for {alias!r} were made by {row.identity}, but the settings now give "
                 f"{embedder.identity}: activating it would search vectors of another model. "
@@ -590,7 +595,7 @@ def drop(alias: str, *, using: str = "default", wait: float | None = None) -> in
     concurrently = "" if connection.in_atomic_block else " CONCURRENTLY"
     key = identity
     names = [f"django_rag_chunkemb_hnsw_{hashlib.sha1(k.encode('utf-8')).hexdigest()[:16]}" for k in (key, key + ":halfvec")]
-    deleted = 0
+    deleted: int = 0
     with connection.cursor() as cursor:
         for name in names:
             cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
@@ -618,6 +623,7 @@ def status(using: str = "default") -> list[dict[str, Any]]:
         row = rows.get(alias)
         entry: dict[str, Any] = {"alias": alias, "active": alias == active, "configured": alias in embedders}
         if alias not in embedders:
+            assert row is not None  # recorded, no longer configured
             entry.update(identity=row.identity, where="side table" if row.side_table else "chunk table")
             entries.append(entry)
             continue
@@ -628,7 +634,7 @@ def status(using: str = "default") -> list[dict[str, Any]]:
             stale=bool(row and row.identity != embedder.identity),
             coverage=coverage(embedder, using, side=side),
         )
-        if side:
+        if side and row is not None:
             entry["collections"] = coverage_by_collection(embedder, using)
             entry["index"] = side_index_state(embedder, using)
             entry["failures"] = failures(embedder, using)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
@@ -22,6 +22,9 @@ from django.db.models.signals import post_delete, post_save
 from .access import add_model_rule, remove_model_rule
 from .exceptions import NotRegistered
 from .tasks import enqueue
+
+if TYPE_CHECKING:
+    from .models import Collection
 
 Getter = str | Callable[[Any], Any] | None
 
@@ -56,7 +59,7 @@ class Registration:
         getter = self.url if self.url is not None else ("get_absolute_url" if hasattr(instance, "get_absolute_url") else None)
         return str(_read(instance, getter) or "")[:2000] if getter else ""
 
-    def collection_for(self, instance: Any):
+    def collection_for(self, instance: Any) -> Collection | None:
         from .models import Collection
 
         value = self.collection(instance) if callable(self.collection) else self.collection
@@ -71,6 +74,8 @@ class Registration:
 
     def rule(self, user: Any) -> Q:
         """``Q`` over Document: rows of this model must pass its ``visible_to`` rule; others are untouched."""
+        if self.visible_to is None:  # register() adds a rule only for registrations with one
+            return Q()
         content_type = ContentType.objects.get_for_model(self.model)
         condition = self.visible_to(user)
         if not isinstance(condition, Q):
@@ -269,6 +274,7 @@ def reindex_model(model_or_label: type[models.Model] | str, progress: Any = None
     registration = get_registration(model_or_label)
     model = registration.model
     meta = model._meta
+    assert meta.model_name is not None  # set on every model class (None only in the stubs)
     content_type = ContentType.objects.get_for_model(model)
     pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
     counts = {"ingested": 0, "unchanged": 0, "removed": 0, "failed": 0, "busy": 0}

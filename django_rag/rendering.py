@@ -66,7 +66,7 @@ def is_markdown(document: Any) -> bool:
         return False
     metadata = document.metadata if isinstance(getattr(document, "metadata", None), dict) else {}
     if metadata.get("format"):
-        return metadata["format"] == "markdown"
+        return bool(metadata["format"] == "markdown")
     if document.file:
         return PurePath(document.file.name).suffix.lower() in {".md", ".markdown"}
     return True  # a text document is ingested as Markdown (django_rag.ingestion.pipeline)

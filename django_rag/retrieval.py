@@ -26,11 +26,10 @@ Fusion: Reciprocal Rank Fusion, ``sum(weight / (rrf_k + rank))`` over the legs.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-from django.db import connections
 from django.db.models import FloatField, IntegerField
 from django.db.models.expressions import Expression, RawSQL
 from django.db.models.sql.constants import INNER
@@ -40,12 +39,16 @@ from .conf import get_setting
 from .embedders import BaseEmbedder, get_embedder
 from .vector_indexes import vector_type
 
+if TYPE_CHECKING:
+    from django.db.models.expressions import BaseExpression
+
 CHUNK_TABLE = "django_rag_chunk"
 RANKING_ALIAS = "rag_ranking"
 #: Columns a search leaves unloaded: results are read for their text, not their vectors.
 SEARCH_DEFERRED_FIELDS = ("embedding", "search_vector")
-#: The searches: both legs fused, or one of them.
-MODES = ("hybrid", "semantic", "keyword")
+#: A search: both legs fused, or one of them.
+Mode = Literal["hybrid", "semantic", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "semantic", "keyword")
 
 
 def check_mode(mode: str) -> None:
@@ -74,7 +77,8 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     NaN, infinities and values past the type's range would otherwise end the search in
     a ``DataError``. The checks scan the text rather than the floats: a finite float's
     repr never holds an "n" ("nan" and "inf" do), and only magnitudes from 1e16 up are
-    written with a "+" ("1e+16"). One-character searches are memchr scans: ~0.1 us.
+    written with a "+" ("1e+16"). One-character searches are memchr scans (~0.1 us,
+    timed by hand; not a figure of benchmarks/RESULTS.md).
     """
     try:
         floats = [float(x) for x in vector]
@@ -89,9 +93,61 @@ def vector_literal(vector: Sequence[float], kind: str = "vector") -> str:
     return literal
 
 
-@dataclass(frozen=True)
+#: The options each search takes besides its query (its method's keyword arguments).
+MODE_OPTIONS: dict[str, frozenset[str]] = {
+    "semantic": frozenset({"vector", "embedder", "candidates", "min_score"}),
+    "keyword": frozenset({"language", "candidates", "postings_per_term", "min_score"}),
+    "hybrid": frozenset(
+        {"vector", "embedder", "language", "candidates", "rrf_k", "weights", "postings_per_term", "min_score"}
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
 class SearchOptions:
-    """Keyword-only tuning options; ``None`` means "the setting's value"."""
+    """The options of one search as given: what ``ask()`` hands to ``QuerySet.top()``.
+
+    ``None`` means "not given" (the setting's value, the active embedder, the query
+    embedded). :meth:`check` says which a mode takes; the numbers are checked where the
+    search uses them (:class:`RankingOptions`, ``min_score``).
+    """
+
+    vector: Sequence[float] | None = None
+    embedder: BaseEmbedder | str | None = None
+    language: str | None = None
+    candidates: int | None = None
+    rrf_k: float | None = None
+    weights: dict[str, float] | None = None
+    postings_per_term: int | None = None
+    min_score: float | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The options that were given (not ``None``), by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def check(self, mode: str) -> None:
+        """A ``TypeError`` for an option given that a ``mode`` search does not take."""
+        unexpected = sorted(set(self.given()) - MODE_OPTIONS[mode])
+        if unexpected:
+            raise TypeError(
+                f"A {mode} search got unexpected option(s) {', '.join(unexpected)}; "
+                f"it takes {', '.join(sorted(MODE_OPTIONS[mode]))}."
+            )
+
+    def override(self, **values: Any) -> SearchOptions:
+        """These options with ``values`` that are not ``None`` in place of their own."""
+        given = {name: value for name, value in values.items() if value is not None}
+        return replace(self, **given) if given else self
+
+    def fill(self, **defaults: Any) -> SearchOptions:
+        """These options with ``defaults`` for those not given."""
+        missing = {name: value for name, value in defaults.items() if getattr(self, name) is None}
+        return replace(self, **missing) if missing else self
+
+
+@dataclass(frozen=True)
+class RankingOptions:
+    """The numbers a ranking statement uses: the options given, else the settings', checked."""
 
     candidates: int
     rrf_k: float
@@ -108,7 +164,7 @@ class SearchOptions:
         weights: dict[str, float] | None = None,
         postings_per_term: int | None = None,
         embedder: BaseEmbedder | None = None,
-    ) -> SearchOptions:
+    ) -> RankingOptions:
         # Weights: the argument, else the setting, else the embedder's own default for
         # its semantic leg (0 for the lexical hashing embedder) and 1 for the keyword leg.
         # Every number is checked here (django_rag.validation): these go into the SQL.
@@ -186,39 +242,23 @@ def semantic_leg(
     """
     dims, kind = int(embedder.dimensions), vector_type(embedder)
     if side_table:
-        return _side_semantic_leg(vector, embedder, limit, chunk_filter, dims, kind)
-    where = "c.embedder = %s"
+        from .embedder_state import SIDE_TABLE
+
+        # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
+        table, alias, chunk_id, where = SIDE_TABLE, "e", "e.chunk_id", "e.embedder = %s AND e.embedding IS NOT NULL"
+    else:
+        table, alias, chunk_id, where = CHUNK_TABLE, "c", "c.id", "c.embedder = %s"
     params: list[Any] = [vector_literal(vector, kind), embedder.identity]
     if chunk_filter is not None:
-        where += f" AND c.id IN ({chunk_filter.sql})"
+        where += f" AND {chunk_id} IN ({chunk_filter.sql})"
         params.extend(chunk_filter.params)
     params.append(limit)
     sql = (
         "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT c.id, (c.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {CHUNK_TABLE} c WHERE {where} ORDER BY distance LIMIT %s) nearest"
+        f"SELECT {chunk_id} AS id, ({alias}.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
+        f"FROM {table} {alias} WHERE {where} ORDER BY distance LIMIT %s) nearest"
     )
     # The vector literal comes first in the SELECT list, before the WHERE parameters.
-    return sql, params
-
-
-def _side_semantic_leg(
-    vector: Sequence[float], embedder: BaseEmbedder, limit: int, chunk_filter: ChunkFilter | None, dims: int, kind: str
-) -> tuple[str, list[Any]]:
-    from .embedder_state import SIDE_TABLE
-
-    # The predicate is the partial index's (django_rag.reembed.ensure_side_index).
-    where = "e.embedder = %s AND e.embedding IS NOT NULL"
-    params: list[Any] = [vector_literal(vector, kind), embedder.identity]
-    if chunk_filter is not None:
-        where += f" AND e.chunk_id IN ({chunk_filter.sql})"
-        params.extend(chunk_filter.params)
-    params.append(limit)
-    sql = (
-        "SELECT id, row_number() OVER (ORDER BY distance, id) AS rank, distance FROM ("
-        f"SELECT e.chunk_id AS id, (e.embedding::{kind}({dims}) <=> %s::{kind}({dims})) AS distance "
-        f"FROM {SIDE_TABLE} e WHERE {where} ORDER BY distance LIMIT %s) nearest"
-    )
     return sql, params
 
 
@@ -300,11 +340,22 @@ def keyword_leg(
     return sql, params
 
 
+def fusion_weight(weight: float, rrf_k: float) -> float:
+    """``weight`` as bound into the fusion, ``weight / (rrf_k + rank)``.
+
+    A weight so small that the quotient is below the smallest float (``5e-324`` with
+    ``rrf_k`` 60) is 0 in IEEE arithmetic, but PostgreSQL raises "value out of range:
+    underflow" for it instead. Such a weight is bound as 0, the score it would have
+    given. A rank is a row number of a leg's LIMIT, an int4, hence the bound.
+    """
+    return weight if weight / (rrf_k + 2**31) > 0 else 0.0
+
+
 def hybrid_sql(
     *,
     semantic: tuple[str, list[Any]] | None,
     keyword: tuple[str, list[Any]] | None,
-    options: SearchOptions,
+    options: RankingOptions,
     top: int | None = None,
 ) -> tuple[str, list[Any]]:
     """Fuse the legs with weighted Reciprocal Rank Fusion into ``(id, score, ...)``.
@@ -326,6 +377,7 @@ def hybrid_sql(
         if not leg:
             continue
         if name == gated:
+            assert top is not None  # a leg is gated only when top is given
             parts.append(
                 f"{name} AS MATERIALIZED (SELECT * FROM ({leg[0]}) leg"
                 f" WHERE (SELECT count(*) FROM {_other(name)}) < %s)"
@@ -345,7 +397,10 @@ def hybrid_sql(
             " least(s.rank, k.rank) AS best_rank"
             " FROM semantic s FULL OUTER JOIN keyword k ON k.id = s.id"
         )
-        params.extend([options.semantic_weight, k, options.keyword_weight, k])
+        params.extend([
+            fusion_weight(options.semantic_weight, k), k,
+            fusion_weight(options.keyword_weight, k), k,
+        ])
     elif semantic:
         body = (
             "SELECT id, 1 - distance AS score, rank AS semantic_rank, NULL::bigint AS keyword_rank,"
@@ -442,14 +497,14 @@ class RankingColumn(Expression):
         super().__init__(output_field=output_field)
         self.alias, self.column = alias, column
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         qn = _quoter(compiler)
-        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", []
+        return f"{qn(self.alias)}.{connection.ops.quote_name(self.column)}", ()
 
-    def relabeled_clone(self, change_map: dict[str, str]) -> RankingColumn:
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> RankingColumn:
         return RankingColumn(change_map.get(self.alias, self.alias), self.column, self.output_field)
 
-    def get_group_by_cols(self):
+    def get_group_by_cols(self) -> list[BaseExpression]:
         return [self]
 
     def __repr__(self) -> str:
@@ -508,110 +563,3 @@ def attach_ranking(queryset: Any, sql: str, params: Sequence[Any], *, min_score:
     if min_score is not None:
         qs = qs.filter(score__gte=min_score)
     return qs.order_by("-score", "best_rank", "pk")
-
-
-# --- the top k as model instances, without the ORM's compiler --------------------------
-
-
-_loaders: dict[tuple[Any, ...], tuple[list[str], list[tuple[Any, list[Any]]]]] = {}
-
-
-def _loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
-    """Attribute names and converters that turn a row's columns into ``model`` field values.
-
-    The same converters the ORM's compiler applies (``from_db_value``, the backend's),
-    worked out once per model, fields and database.
-    """
-    key = (model, tuple(field.attname for field in fields), connection.alias)
-    if key not in _loaders:
-        _loaders[key] = _make_loader(model, fields, connection)
-    return _loaders[key]
-
-
-def _make_loader(model: Any, fields: list[Any], connection: Any) -> tuple[list[str], list[tuple[Any, list[Any]]]]:
-    table = model._meta.db_table
-    columns = []
-    for field in fields:
-        col = field.get_col(table)
-        columns.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
-    return [field.attname for field in fields], columns
-
-
-def _instance(model: Any, db: str, loader: tuple[list[str], list[tuple[Any, list[Any]]]], values: Sequence[Any],
-              connection: Any) -> Any:
-    names, columns = loader
-    converted = list(values)
-    for n, (col, converters) in enumerate(columns):
-        for converter in converters:
-            converted[n] = converter(converted[n], col, connection)
-    return model.from_db(db, names, converted)
-
-
-def fetch_top(
-    queryset: Any, sql: str, params: Sequence[Any], *, k: int, min_score: float | None = None,
-    collections: bool = False,
-) -> list[Any]:
-    """The ``k`` best chunks of a ranking, with their documents (and collections), as a list.
-
-    One statement, as ``attach_ranking(...).select_related("document")[:k]`` would send,
-    but written here rather than by the ORM's compiler: building and compiling that
-    QuerySet cost more than a millisecond of a question's time in ``ask()``. The
-    instances are what the QuerySet would make: the same deferred fields (the chunk's
-    ``embedding`` and ``search_vector``, the document's ``text``), the ranking columns
-    as attributes, the document (and collection) cached on the relation.
-    """
-    model, db = queryset.model, queryset.db
-    # The models through the QuerySet's relations: this layer sits below django_rag.models.
-    document_relation = model._meta.get_field("document")
-    Document = document_relation.related_model
-    collection_relation = Document._meta.get_field("collection")
-    Collection = collection_relation.related_model
-    connection = connections[db]
-    qn = connection.ops.quote_name
-    ranking = qn(RANKING_ALIAS)
-    chunk_fields = [f for f in model._meta.concrete_fields if f.name not in SEARCH_DEFERRED_FIELDS]
-    document_fields = [f for f in Document._meta.concrete_fields if f.name != "text"]
-    collection_fields = list(Collection._meta.concrete_fields) if collections else []
-    select = [f"c.{qn(f.column)}" for f in chunk_fields] + [f"{ranking}.{qn(name)}" for name in RANKING_COLUMNS]
-    select += [f"d.{qn(f.column)}" for f in document_fields] + [f"o.{qn(f.column)}" for f in collection_fields]
-    statement = (
-        f"SELECT {', '.join(select)} FROM {qn(model._meta.db_table)} c"
-        f" INNER JOIN ({sql}) {ranking} ON {ranking}.id = c.{qn(model._meta.pk.column)}"
-        f" INNER JOIN {qn(Document._meta.db_table)} d"
-        f" ON d.{qn(Document._meta.pk.column)} = c.{qn(document_relation.column)}"
-    )
-    if collections:
-        statement += (
-            f" LEFT OUTER JOIN {qn(Collection._meta.db_table)} o"
-            f" ON o.{qn(Collection._meta.pk.column)} = d.{qn(collection_relation.column)}"
-        )
-    params = list(params)
-    if min_score is not None:
-        statement += f" WHERE {ranking}.score >= %s"
-        params.append(min_score)
-    statement += f" ORDER BY {ranking}.score DESC, {ranking}.best_rank, c.{qn(model._meta.pk.column)} LIMIT %s"
-    params.append(int(k))
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
-
-    chunk_loader = _loader(model, chunk_fields, connection)
-    document_loader = _loader(Document, document_fields, connection)
-    collection_loader = _loader(Collection, collection_fields, connection)
-    ends = [len(chunk_fields), len(RANKING_COLUMNS), len(document_fields), len(collection_fields)]
-    results = []
-    for row in rows:
-        first = ends[0]
-        chunk = _instance(model, db, chunk_loader, row[:first], connection)
-        for name, value in zip(RANKING_COLUMNS, row[first:first + ends[1]]):
-            setattr(chunk, name, value)
-        first += ends[1]
-        document = _instance(Document, db, document_loader, row[first:first + ends[2]], connection)
-        first += ends[2]
-        if collections:
-            values = row[first:first + ends[3]]
-            collection = None if values[0] is None else _instance(Collection, db, collection_loader, values, connection)
-            collection_relation.set_cached_value(document, collection)
-        document_relation.set_cached_value(chunk, document)
-        results.append(chunk)
-    return results

@@ -48,7 +48,7 @@ def queue_name() -> str:
             "(pip install 'django-rag[queue]'), add \"django_q\" to INSTALLED_APPS and set Q_CLUSTER "
             '(for example {"name": "django_rag", "orm": "default"}).'
         )
-    return configured
+    return str(configured)
 
 
 def django_q_configured() -> bool:
@@ -86,6 +86,8 @@ def run(task: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
 
 #: The task that ingests one document: queue it with :func:`queue_ingestion`.
 INGEST_TASK = "django_rag.tasks.ingest_document"
+#: The task that removes one document's chunks (the admin's action queues it with :func:`queue_documents`).
+REMOVE_CHUNKS_TASK = "django_rag.tasks.remove_chunks"
 
 
 def queue_ingestion(document_id: int, *, force: bool = False, using: str | None = None, robust: bool = False) -> None:
@@ -155,7 +157,7 @@ def requeue_stale(pending_for: float | None = None) -> int:
 
 def remove_chunks(document_id: int) -> str:
     """Delete a document's chunks; it stays, ``pending``, until it is ingested again."""
-    from .ingestion.pipeline import remove_chunks as remove
+    from .ingestion.writer import remove_chunks as remove
 
     def attempt() -> str:
         remove(document_id)

@@ -140,7 +140,9 @@ def drop_index(name: str, using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
 
 
-def create_indexes_after_migrate(sender: Any, *, using: str = DEFAULT_DB_ALIAS, plan=None, **kwargs: Any) -> None:
+def create_indexes_after_migrate(
+    sender: Any, *, using: str = DEFAULT_DB_ALIAS, plan: Any = None, **kwargs: Any
+) -> None:
     if not get_setting("AUTO_CREATE_VECTOR_INDEXES"):
         return
     # Skip when the chunk table is not there (e.g. migrating django_rag backwards to zero).

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_safe
 from .conf import get_setting
 from .files import display_name
 from .models import ApiKey, Document
-from .ratelimits import failed_auth_wait, record_failed_auth, retry_after
+from .api.ratelimits import failed_auth_wait, record_failed_auth, retry_after
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist, and PostgreSQL refuses them
 #: Shown in the browser (inline): names of text files that are displayed as text/plain.
@@ -91,15 +91,16 @@ def document_file(request: HttpRequest, document_id: int) -> HttpResponseBase:
     )
     if document is None:
         raise Http404(NOT_FOUND)
+    name = document.file.name or ""  # not empty: excluded above
     try:
-        handle = document.file.storage.open(document.file.name, "rb")
+        handle = document.file.storage.open(name, "rb")
     except OSError:  # deleted from the storage behind the row's back
         raise Http404(NOT_FOUND) from None
     head = handle.read(1024)
     handle.seek(0)
-    content_type, inline = _presentation(document.file.name, head)
+    content_type, inline = _presentation(name, head)
     response = FileResponse(
-        handle, as_attachment=not inline, filename=display_name(document.file.name) or "download",
+        handle, as_attachment=not inline, filename=display_name(name) or "download",
         content_type=content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"

@@ -37,7 +37,7 @@ class ApiKeyAuth(HttpBearer):
         else:
             # Counted against the address even when a session then signs the request
             # in (api.throttling.failed_auth_throttle), so keys cannot be guessed that way.
-            request._django_rag_key_failed = True
+            request._django_rag_key_failed = True  # type: ignore[attr-defined]  # read by failed_auth_throttle
         return api_key
 
 

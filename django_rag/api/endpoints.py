@@ -15,8 +15,15 @@ from django.core.validators import URLValidator
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import File, Form, Query, Router, Status, UploadedFile
-from ninja import Path as PathParam
+from django.http.response import HttpResponseBase
+from ninja import Router, Status, UploadedFile
+
+# The parameter functions themselves: ninja.Query and friends are the same functions at
+# run time, but to a type checker generic Annotated[...] aliases (for Query[int]-style
+# annotations). Their "examples" are typed as a dict, yet ninja passes them to pydantic
+# and JSON Schema, whose examples are a list: those lines ignore arg-type.
+from ninja.params.functions import File, Form, Query
+from ninja.params.functions import Path as PathParam
 
 from .. import tasks
 from ..conf import get_setting
@@ -112,7 +119,7 @@ def _document_out(document: Document, request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/ask", response={200: AnswerOut, **ASK_ERRORS}, summary="Answer a question with citations")
-def ask(request: HttpRequest, payload: AskIn):
+def ask(request: HttpRequest, payload: AskIn) -> dict[str, Any]:
     """Retrieve the best chunks the caller may see and answer from them, citing them as [n]."""
     import django_rag
 
@@ -166,7 +173,7 @@ false}`). A provider failure after the stream has started ends it with an `error
         }
     },
 )
-def ask_stream(request: HttpRequest, payload: AskIn):
+def ask_stream(request: HttpRequest, payload: AskIn) -> HttpResponseBase:
     import django_rag
 
     user = caller(request)
@@ -221,11 +228,11 @@ def _sse(first: dict[str, Any], events: Iterator[dict[str, Any]], request: HttpR
 @router.get("/search", response={200: list[SearchResultOut], **ASK_ERRORS}, summary="Search the chunks")
 def search(
     request: HttpRequest,
-    q: Text = Query(..., min_length=1, max_length=10_000, description="The query.", examples=["parental leave"]),
+    q: Text = Query(..., min_length=1, max_length=10_000, description="The query.", examples=["parental leave"]),  # type: ignore[arg-type]
     k: int = Query(5, ge=1, le=MAX_K),
     mode: Mode = Query("hybrid"),
     collection: Text | None = Query(None, max_length=200, description="A collection's slug."),
-):
+) -> list[dict[str, Any]]:
     """The ``k`` best chunks for ``q`` among those the caller may see."""
     import django_rag
 
@@ -253,7 +260,7 @@ def list_documents(
     status: Document.Status | None = Query(None),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-):
+) -> dict[str, Any]:
     user = caller(request)
     documents = Document.objects.using(read_database(Document)).visible_to(user).select_related("collection")
     if collection is not None:
@@ -270,13 +277,13 @@ def list_documents(
 )
 def create_document(
     request: HttpRequest,
-    file: UploadedFile = File(None, description="PDF, Word, CSV, text, Markdown or HTML."),  # type: ignore[assignment]
-    title: Text = Form("", max_length=500, examples=["Leave policy"]),
+    file: UploadedFile = File(None, description="PDF, Word, CSV, text, Markdown or HTML."),
+    title: Text = Form("", max_length=500, examples=["Leave policy"]),  # type: ignore[arg-type]
     text: Text = Form("", description="The document itself, when there is no file (Markdown)."),
-    collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),
-    source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),
-    language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),
-):
+    collection: Text = Form("", max_length=200, description="A collection's slug.", examples=["handbook"]),  # type: ignore[arg-type]
+    source_url: Text = Form("", max_length=2000, examples=["https://intranet.example.com/leave"]),  # type: ignore[arg-type]
+    language: Text = Form("", max_length=63, description="PostgreSQL text search configuration.", examples=["english"]),  # type: ignore[arg-type]
+) -> Status[dict[str, Any]]:
     """A file (PDF, Word, CSV, text, Markdown, HTML: by its extension, or its Content-Type when it has
     none) or a ``text`` field; answers 202 and ingests it after the response."""
     user = caller(request)
@@ -328,16 +335,16 @@ def _upload_name(file: UploadedFile) -> str:
         return f"{PurePath(name).stem or 'upload'}{suffix}"
 
 
-DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])
+DocumentId = PathParam(..., ge=1, le=MAX_ID, examples=[42])  # type: ignore[arg-type]
 
 
 @router.get("/documents/{document_id}", response={200: DocumentOut, **READ_ERRORS}, summary="Get a document")
-def get_document(request: HttpRequest, document_id: int = DocumentId):
+def get_document(request: HttpRequest, document_id: int = DocumentId) -> dict[str, Any]:
     return _document_out(_document(caller(request), document_id), request)
 
 
 @router.delete("/documents/{document_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a document")
-def delete_document(request: HttpRequest, document_id: int = DocumentId):
+def delete_document(request: HttpRequest, document_id: int = DocumentId) -> Status[None]:
     user = caller(request)
     document = _document(user, document_id)
     _require(user, "delete_document")
@@ -345,8 +352,9 @@ def delete_document(request: HttpRequest, document_id: int = DocumentId):
     with transaction.atomic():
         document.delete()
         if file:
+            name = file.name or ""  # set: the field holds a file
             # Only once the row is gone for good: a rolled-back delete keeps its file.
-            transaction.on_commit(lambda: file.storage.delete(file.name))
+            transaction.on_commit(lambda: file.storage.delete(name))
     return Status(204, None)
 
 
@@ -355,7 +363,7 @@ def delete_document(request: HttpRequest, document_id: int = DocumentId):
     response={202: DocumentOut, **WRITE_ERRORS},
     summary="Ingest a document again",
 )
-def reingest_document(request: HttpRequest, document_id: int = DocumentId):
+def reingest_document(request: HttpRequest, document_id: int = DocumentId) -> Status[dict[str, Any]]:
     """Re-extract, re-split and re-embed the document even if nothing changed (after the response)."""
     user = caller(request)
     document = _document(user, document_id)
@@ -367,13 +375,14 @@ def reingest_document(request: HttpRequest, document_id: int = DocumentId):
 
 
 @router.get("/collections", response={200: list[CollectionOut], **READ_ERRORS}, summary="List collections")
-def list_collections(request: HttpRequest):
+def list_collections(request: HttpRequest) -> list[dict[str, Any]]:
     user = caller(request)
     # Count only the documents the caller may see: a count must not reveal the others.
     visible = Q(documents__in=Document.objects.visible_to(user).values("pk"))
     collections = Collection.objects.using(read_database(Collection)).visible_to(user).annotate(document_count=Count("documents", filter=visible))
     return [
-        {"id": c.pk, "name": c.name, "slug": c.slug, "description": c.description, "document_count": c.document_count}
+        {"id": c.pk, "name": c.name, "slug": c.slug, "description": c.description,
+         "document_count": c.document_count}  # type: ignore[attr-defined]  # annotate()d above
         for c in collections
     ]
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from ..exceptions import DATABASE_UNAVAILABLE, QUERY_FAILURES, EmbeddingError, LLMError, query_failure
 
@@ -40,7 +40,9 @@ CODES_BY_STATUS = {
 # Provider failures: the caller learns what kind of failure it was, never the
 # provider's message (which may name hosts, models or echo a key back).
 LLM_ERRORS: list[tuple[type[LLMError], int, str]] = [
-    failure for failure in QUERY_FAILURES if isinstance(failure[0], type) and issubclass(failure[0], LLMError)
+    (kind, status, code)
+    for kind, status, code in QUERY_FAILURES
+    if isinstance(kind, type) and issubclass(kind, LLMError)
 ]
 
 
@@ -79,7 +81,7 @@ def failure_response(exc: Exception) -> JsonResponse:
     return error_response(status, detail, code)
 
 
-def mapped_errors(view_func: Callable) -> Callable:
+def mapped_errors(view_func: Callable[..., Any]) -> Callable[..., Any]:
     """Operation decorator: errors raised by a view become JSON error responses."""
 
     @functools.wraps(view_func)
@@ -94,7 +96,7 @@ def mapped_errors(view_func: Callable) -> Callable:
     return wrapper
 
 
-def error_codes(run: Callable) -> Callable:
+def error_codes(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """View decorator: give ninja's own error answers (auth, throttling, validation) a code."""
 
     @functools.wraps(run)
@@ -127,7 +129,10 @@ def unauthenticated_detail(request: HttpRequest | None) -> str:
 
 
 def with_code(response: HttpResponseBase, request: HttpRequest | None = None) -> HttpResponseBase:
-    if response.status_code < 400 or response.streaming or "json" not in response.get("Content-Type", ""):
+    # A streaming response (not an HttpResponse) has no content to read.
+    if response.status_code < 400 or not isinstance(response, HttpResponse) or "json" not in response.get(
+        "Content-Type", ""
+    ):
         return response
     try:
         body = json.loads(response.content)

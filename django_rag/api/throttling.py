@@ -7,7 +7,7 @@ with 429 and ``Retry-After``.
 
 Failed authentications are counted per client address as well (the ``failed_auth``
 scope): ninja answers them 401 before any throttle runs, so :func:`failed_auth_throttle`
-wraps the whole view. Client addresses come from :func:`django_rag.ratelimits.client_address`
+wraps the whole view. Client addresses come from :func:`django_rag.api.ratelimits.client_address`
 (``REMOTE_ADDR``, or ``X-Forwarded-For`` behind ``API_TRUSTED_PROXIES`` only).
 """
 
@@ -24,7 +24,7 @@ from ninja.throttling import BaseThrottle
 
 from ..conf import get_setting
 from ..models import ApiKey
-from ..ratelimits import client_address, failed_auth_wait, hit, parse_rate, record_failed_auth, retry_after
+from .ratelimits import client_address, failed_auth_wait, hit, parse_rate, record_failed_auth, retry_after
 from .errors import error_response
 
 
@@ -77,7 +77,7 @@ def _throttled(wait: float) -> HttpResponseBase:
     return response
 
 
-def failed_auth_throttle(run: Callable) -> Callable:
+def failed_auth_throttle(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """View decorator: an address past its ``failed_auth`` rate gets 429 before any key is checked.
 
     A request already signed in by its session cookie is not held back (nothing is being

@@ -131,13 +131,16 @@ class Embedder(LangChainEmbedder):
         embeddings: Embeddings | None = None,
         kwargs: dict[str, Any] | None = None,
         model_name: str | None = None,
+        tokenizer: str | None = None,
+        max_input_tokens: int | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(alias=alias, dimensions=dimensions)
+        super().__init__(alias=alias, dimensions=dimensions, tokenizer=tokenizer, max_input_tokens=max_input_tokens)
         self.target = ClassOrInstance.from_options(
             self, options, instance=embeddings, instance_option="embeddings", kwargs=kwargs,
             base=Embeddings, described="langchain_core Embeddings",  # a bad path is django_rag.E001
-            expected='"class", "kwargs", "dimensions", "model_name" (or "embeddings" in code)',
+            expected='"class", "kwargs", "dimensions", "model_name", "tokenizer", "max_input_tokens" '
+            '(or "embeddings" in code)',
         )
         self.kwargs = self.target.kwargs
         self.embeddings_class = self.target.cls
@@ -146,7 +149,8 @@ class Embedder(LangChainEmbedder):
         self.model_name = model_name or self.target.name
 
     def build_client(self) -> Embeddings:
-        return self.target.build(self)
+        embeddings: Embeddings = self.target.build(self)  # from_options() checked its class
+        return embeddings
 
     def can_detect_dimensions(self) -> bool:
         return True

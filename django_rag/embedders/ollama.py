@@ -10,8 +10,9 @@
 Options: ``model``, ``dimensions`` (known for nomic-embed-text, mxbai-embed-large and
 all-minilm; required for other models), ``base_url``, ``timeout`` in seconds,
 ``api_key`` (for a hosted Ollama behind a bearer token; default ``$OLLAMA_API_KEY``),
-``client_kwargs`` for the underlying httpx client; any other option (``keep_alive``,
-``num_ctx``...) is passed to ``OllamaEmbeddings``.
+``client_kwargs`` for the underlying httpx client, ``tokenizer`` and ``max_input_tokens``
+(see docs/ingestion.md: Ollama counts with the model's own tokenizer, which django-rag
+cannot run); any other option (``keep_alive``, ``num_ctx``...) is passed to ``OllamaEmbeddings``.
 """
 
 from __future__ import annotations
@@ -59,10 +60,15 @@ class Embedder(OllamaConnection, LangChainEmbedder):
         timeout: float | None = 120.0,
         api_key: str | None = None,
         client_kwargs: dict[str, Any] | None = None,
+        tokenizer: str | None = None,
+        max_input_tokens: int | None = None,
         **extra: Any,
     ) -> None:
         native = KNOWN_DIMENSIONS.get(base_model(model)) if isinstance(model, str) else None
-        super().__init__(alias=alias, dimensions=dimensions if dimensions is not None else native)
+        super().__init__(
+            alias=alias, dimensions=dimensions if dimensions is not None else native, tokenizer=tokenizer,
+            max_input_tokens=max_input_tokens,
+        )
         self.set_model(model)
         self.native_dimensions = native
         self.timeout = self.option_number(timeout, "timeout", allow_none=True)

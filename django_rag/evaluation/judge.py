@@ -142,11 +142,12 @@ class Judge:
         if "statements" in context:
             context["statements"] = [neutral_line(statement) for statement in context["statements"]]
         prompt = render_to_string(PROMPTS + template, context).strip()
-        return self.complete([{"role": "user", "content": prompt}], parse=parse_json_object)
+        verdict: dict[str, Any] = self.complete([{"role": "user", "content": prompt}], parse=parse_json_object)
+        return verdict
 
     # -- the metrics ------------------------------------------------------------------
 
-    def faithfulness(self, question: str, answer: str, contexts: Sequence[str]) -> tuple[float | None, dict]:
+    def faithfulness(self, question: str, answer: str, contexts: Sequence[str]) -> tuple[float | None, dict[str, Any]]:
         statements = _strings(
             self.ask_json("statements.txt", question=question, answer=answer).get("statements"), "statements"
         )
@@ -159,7 +160,7 @@ class Judge:
         flags = [_flag(v.get("verdict") if isinstance(v, dict) else v, "a faithfulness verdict") for v in verdicts]
         return sum(flags) / len(flags), {"statements": statements, "verdicts": flags}
 
-    def answer_relevancy(self, question: str, answer: str) -> tuple[float | None, dict]:
+    def answer_relevancy(self, question: str, answer: str) -> tuple[float | None, dict[str, Any]]:
         reply = self.ask_json("answer_relevancy.txt", answer=answer, count=GENERATED_QUESTIONS)
         generated = _strings(reply.get("questions"), "questions")
         noncommittal = _flag(reply.get("noncommittal", 0), "noncommittal")
@@ -170,7 +171,7 @@ class Judge:
         score = 0.0 if noncommittal else sum(similarities) / len(similarities)
         return score, {"generated_questions": generated, "noncommittal": noncommittal}
 
-    def context_precision(self, question: str, contexts: Sequence[str], reference: str) -> tuple[float | None, dict]:
+    def context_precision(self, question: str, contexts: Sequence[str], reference: str) -> tuple[float | None, dict[str, Any]]:
         if not contexts:
             return None, {}
         verdicts = [
@@ -184,7 +185,7 @@ class Judge:
         ]
         return average_precision(verdicts), {"context_verdicts": verdicts}
 
-    def context_recall(self, question: str, contexts: Sequence[str], reference: str) -> tuple[float | None, dict]:
+    def context_recall(self, question: str, contexts: Sequence[str], reference: str) -> tuple[float | None, dict[str, Any]]:
         reply = self.ask_json("context_recall.txt", question=question, contexts=contexts, reference=reference)
         sentences = reply.get("sentences")
         if not isinstance(sentences, list):
@@ -287,9 +288,9 @@ class RagasJudge(Judge):
         return result
 
 
-def _judge_chat_model_class():
+def _judge_chat_model_class() -> type[Any]:
     from langchain_core.language_models.chat_models import BaseChatModel
-    from langchain_core.messages import AIMessage
+    from langchain_core.messages import AIMessage, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatResult
 
     roles = {"human": "user", "system": "system", "ai": "assistant"}
@@ -303,7 +304,10 @@ def _judge_chat_model_class():
         def _llm_type(self) -> str:
             return "django-rag-judge"
 
-        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        def _generate(
+            self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+            **kwargs: Any,
+        ) -> ChatResult:
             converted = [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
             text = self.judge.complete(converted)
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

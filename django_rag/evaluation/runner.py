@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,10 +24,13 @@ from ..conf import DEFAULT_EMBEDDER_ALIAS, DEFAULT_LLM_ALIAS, get_setting
 from ..exceptions import DjangoRAGError
 from ..models import Chunk, Collection, Document, EvalResult, EvalRun
 from ..redaction import redact
-from ..retrieval import SearchOptions, resolve_embedder
+from ..retrieval import RankingOptions, resolve_embedder
 from .datasets import BEIR, Dataset, DatasetError, EvalQuestion, load_dataset
 from .judge import ANSWER_METRICS, Judge, RagasJudge, ragas_available
 from .metrics import mrr_at_k, ndcg_at_k, recall_at_k
+
+if TYPE_CHECKING:
+    from ..retrieval import Mode
 
 MODES = ("keyword", "semantic", "hybrid")
 RETRIEVAL_METRICS = ("ndcg", "recall", "mrr")
@@ -35,7 +38,7 @@ RETRIEVAL_METRICS = ("ndcg", "recall", "mrr")
 BEIR_ID = "beir_id"
 
 Progress = Callable[[int, int, str], Any]
-#: The search options SearchOptions.build() checks.
+#: The search options RankingOptions.build() checks.
 SEARCH_NUMBERS = ("candidates", "rrf_k", "weights", "postings_per_term")
 
 
@@ -74,14 +77,14 @@ def evaluate(
     searches (default: the active one, see ``rag_activate_embedder``), so that two
     embedders compare on the same questions before a switch.
     """
-    from ..reembed import in_side_table
+    from ..embedder_state import in_side_table
 
     modes = _modes(mode)
     k = validation.k_value(k)
     if limit is not None:
         limit = validation.integer("limit", limit, maximum=validation.INT8_MAX)
     # The search options' numbers are checked before a corpus is loaded or a run stored.
-    SearchOptions.build(**{name: search[name] for name in SEARCH_NUMBERS if name in search})
+    RankingOptions.build(**{name: search[name] for name in SEARCH_NUMBERS if name in search})
     if search.get("min_score") is not None:
         validation.number("min_score", search["min_score"])
     if not isinstance(dataset, Dataset):
@@ -182,7 +185,9 @@ def ingest_beir_corpus(
     if isinstance(collection, Collection):
         target = collection
     elif isinstance(collection, int):
-        target = _resolve_collection(collection)
+        found = _resolve_collection(collection)
+        assert found is not None  # an id gives its collection or a DatasetError
+        target = found
     else:
         slug = slugify(collection or f"eval-{dataset.name}")
         target, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": collection or f"Evaluation: {dataset.name}"})
@@ -265,7 +270,9 @@ def _check_relevant_ids(questions: Iterable[EvalQuestion], external_ids: dict[in
                 )
 
 
-def _make_judge(answers: bool | None, llm: str, judge_llm: str | None, embedder: str | None, use_ragas: bool | None):
+def _make_judge(
+    answers: bool | None, llm: str, judge_llm: str | None, embedder: str | None, use_ragas: bool | None
+) -> Judge | None:
     from ..llms import get_llm
 
     if answers is False:
@@ -291,7 +298,7 @@ def settings_snapshot(
     search: dict[str, Any],
 ) -> dict[str, Any]:
     """What shaped a run's numbers: enough to tell two runs apart in the admin."""
-    options = SearchOptions.build(
+    options = RankingOptions.build(
         candidates=search.get("candidates"), rrf_k=search.get("rrf_k"), weights=search.get("weights"),
         postings_per_term=search.get("postings_per_term"), embedder=embedder,
     )
@@ -306,6 +313,7 @@ def settings_snapshot(
         "chunking": {
             "CHUNK_SIZE": get_setting("CHUNK_SIZE"),
             "CHUNK_OVERLAP": get_setting("CHUNK_OVERLAP"),
+            "CHUNK_UNIT": get_setting("CHUNK_UNIT"),
             "SEPARATORS": list(get_setting("SEPARATORS")),
             "CHUNK_CONTEXT": get_setting("CHUNK_CONTEXT"),
         },
@@ -365,7 +373,9 @@ def _judge_answer(
     options = {key: value for key, value in search.items() if key in _search_options(result.run.mode)}
     try:
         answer = ask(
-            result.question, collection=collection, mode=result.run.mode, llm=llm, user=user, embedder=embedder,
+            # One of MODES: evaluate() checked it before the run was stored.
+            result.question, collection=collection, mode=cast("Mode", result.run.mode), llm=llm, user=user,
+            embedder=embedder,
             **options,
         )
     except (DjangoRAGError, ValueError) as exc:  # a provider failure, a question over MAX_QUESTION_LENGTH

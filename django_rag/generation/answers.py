@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import psycopg
 from asgiref.sync import sync_to_async
-from django.db import connections, router, transaction
-from django.db.models import signals
-from django.db.models.sql import InsertQuery
 
 from .. import validation
 from ..conf import get_setting
 from ..exceptions import DjangoRAGError
+from ..fastpaths import insert_log_row
 from ..models import Chunk, Collection, Document, QueryLog
 from ..querysets import searchable_chunks
 from ..redaction import redact
-from ..retrieval import SEARCH_DEFERRED_FIELDS, check_mode, resolve_embedder
+from ..retrieval import SEARCH_DEFERRED_FIELDS, Mode, SearchOptions, check_mode, resolve_embedder
 from . import cache as answer_cache
 from .citations import cited_numbers, remove_invalid_citations
 from .prompts import answer_messages, condense_messages
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from ..access import Asker
+    from ..embedders import BaseEmbedder
+    from ..llms import BaseLLM
+    from ..querysets import ChunkQuerySet
 
 logger = logging.getLogger("django_rag.generation")
 
@@ -125,7 +130,7 @@ def _validate(question: Any, history: Any) -> tuple[str, list[dict[str, str]]]:
     return question, turns
 
 
-def _resolve_collection(collection: Any, user: Any) -> Collection | None:
+def _resolve_collection(collection: Collection | str | int | None, user: Asker) -> Collection | None:
     """The collection named by a slug or id, among those ``user`` may see.
 
     One the user may not see raises the same ``Collection.DoesNotExist`` as one that
@@ -135,7 +140,7 @@ def _resolve_collection(collection: Any, user: Any) -> Collection | None:
         return collection
     validation.collection_reference(collection)
     lookup = {"pk": collection} if isinstance(collection, int) else {"slug": collection}
-    found = None
+    found: Collection | None = None
     if not isinstance(collection, int) or 0 < collection < 2**63:  # bigint: larger ids cannot exist
         found = Collection.objects.visible_to(user).filter(**lookup).first()
     if found is None:
@@ -147,24 +152,30 @@ class _Question:
     """One question on its way to an answer: what ask() and stream() share (its
     settings, the standalone question, the timings of each step, the usage)."""
 
-    def __init__(self, question, *, user, collection, history, k, mode, llm, embedder, queryset, use_cache, search):
+    def __init__(
+        self, question: str, *, user: Asker, collection: Collection | str | int | None,
+        history: Sequence[Mapping[str, str]] | None, k: int | None, mode: Mode, llm: BaseLLM | str,
+        embedder: BaseEmbedder | str | None, queryset: ChunkQuerySet | None, use_cache: bool, search: SearchOptions,
+    ) -> None:
         from ..llms import get_llm
 
         self.started = time.perf_counter()
         self.question, self.history = _validate(question, history)
         check_mode(mode)
+        # An option the mode does not take fails before any work (condensing, the cache).
+        search.check(mode)
         self.user, self.mode = user, mode
         self.collection = _resolve_collection(collection, user)
         self.k = validation.k_value(get_setting("ANSWER_K") if k is None else k)
         self.llm = get_llm(llm) if isinstance(llm, str) else llm
-        self.embedder = resolve_embedder(embedder)
+        self.embedder = resolve_embedder(embedder if embedder is not None else search.embedder)
         self.queryset = queryset
         self.search = search
         self.use_cache = use_cache and answer_cache.get_cache() is not None
         self.timings: dict[str, float] = {}
         self.standalone = self.question
         self.usage: dict[str, int] | None = None
-        self._searchable = None
+        self._searchable: ChunkQuerySet | None = None
 
     def record_time(self, name: str, since: float) -> float:
         """Note the milliseconds of step ``name`` since ``since``; returns now, to time the next step."""
@@ -189,12 +200,18 @@ class _Question:
     def cache_key(self) -> str:
         return answer_cache.answer_key(
             question=self.standalone, collection=self.collection.pk if self.collection else None, k=self.k,
-            mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self.search,
+            mode=self.mode, llm=self.llm.identity, embedder=self.embedder.identity, search=self._search_key(),
             scope=self.visibility_scope(), prompt=PROMPT_VERSION, index=answer_cache.index_version(),
             no_answer=get_setting("NO_ANSWER_TEXT"),
         )
 
-    def searchable(self):
+    def _search_key(self) -> dict[str, Any]:
+        """The search options given, as a cache-key part (the embedder is a key part of its own)."""
+        given = self.search.given()
+        given.pop("embedder", None)
+        return given
+
+    def searchable(self) -> ChunkQuerySet:
         """The chunks this user may be answered from: visible, in the collection, in the queryset.
 
         Built once per question: the access rules query the database to build it, and the
@@ -217,18 +234,18 @@ class _Question:
 
     def retrieve(self) -> list[Source]:
         chunks = self.searchable()
-        options = dict(self.search)
         # ask() shows k chunks; each leg needs a few times that for fusion to find them,
         # not the 100 a browsing search fetches (what that saves: benchmarks/RESULTS.md).
-        options.setdefault("candidates", min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
+        options = self.search.fill(candidates=min(max(4 * self.k, 20), get_setting("MAX_CANDIDATES")))
         step_started = time.perf_counter()
         if self.mode != "keyword":
-            options.setdefault("vector", answer_cache.cached_query_vector(self.embedder, self.standalone))
-            options.setdefault("embedder", self.embedder)
+            if options.vector is None:
+                options = options.fill(vector=answer_cache.cached_query_vector(self.embedder, self.standalone))
+            options = options.fill(embedder=self.embedder)
             step_started = self.record_time("embed", step_started)
         # Sources read their document (title, file, URL), not its collection: joining
         # that too cost a measurable part of a question (benchmarks/RESULTS.md).
-        results = chunks.top(self.standalone, self.k, mode=self.mode, **options)
+        results = chunks.top(self.standalone, self.k, mode=self.mode, options=options)
         self.record_time("retrieve", step_started)
         return [Source.from_chunk(n, chunk) for n, chunk in enumerate(results, start=1)]
 
@@ -260,7 +277,8 @@ class _Question:
     def log(self, answer: Answer | None = None, error: str = "") -> int | None:
         if not get_setting("QUERY_LOG"):
             return None
-        user = self.user if getattr(self.user, "is_authenticated", False) else None
+        # A signed-in user is an AUTH_USER_MODEL instance, whatever the caller's code typed it as.
+        user = cast("User", self.user) if getattr(self.user, "is_authenticated", False) else None
         entry = QueryLog(
             user=user, collection=self.collection, question=self.question,
             standalone_question=self.standalone if self.standalone != self.question else "",
@@ -274,11 +292,13 @@ class _Question:
             cache_hit=bool(answer and answer.cached), no_answer=bool(answer and answer.no_answer),
             error=redact(error, getattr(self.llm, "secrets", ())),
         )
-        save_log_entry(entry)
+        # Without waiting for the disk: a trace can lose its latest rows in a crash.
+        insert_log_row(entry)
         return entry.pk
 
     def from_cache(self, key: str) -> Answer | None:
-        data = answer_cache.get_cache().get(key)
+        cache = answer_cache.get_cache()
+        data = cache.get(key) if cache is not None else None
         if data is None:
             return None
         # Reloaded through the asker's visibility filter: a source made invisible since
@@ -302,80 +322,53 @@ class _Question:
         return self.finish(data["text"], sources, no_answer=data["no_answer"], cached=True)
 
     def store(self, key: str, answer: Answer) -> None:
-        answer_cache.get_cache().set(
+        cache = answer_cache.get_cache()
+        if cache is None:  # use_cache is False without one
+            return
+        cache.set(
             key,
             {"text": answer.text, "no_answer": answer.no_answer, "sources": [s.as_dict() for s in answer.sources]},
             get_setting("ANSWER_CACHE_TIMEOUT"),
         )
 
 
-def save_log_entry(entry: QueryLog) -> None:
-    """Insert a QueryLog row without waiting for the disk.
-
-    A commit waits for its WAL record to reach the disk (most of a cached answer's
-    cost; benchmarks/RESULTS.md). A log row may be lost if the server crashes in the next
-    fraction of a second, which a trace can afford, so outside a transaction the row is
-    committed with ``synchronous_commit`` off (never a risk of corruption, only of losing
-    the latest rows). Inside a caller's transaction the setting would apply to the
-    caller's writes too, so the row is written normally there.
-
-    Outside a transaction it takes one round trip: ``set_config(..., is_local)`` and the
-    INSERT sent as one query string, which PostgreSQL runs as one implicit transaction,
-    so the setting covers exactly this row's commit (BEGIN, SET LOCAL, INSERT and COMMIT
-    one by one took four round trips). ``pre_save`` and ``post_save`` are sent
-    as ``save()`` would.
-    """
-    using = router.db_for_write(QueryLog)
-    connection = connections[using]
-    if connection.in_atomic_block:
-        entry.save(using=using)
-        return
-    with connection.cursor() as cursor:
-        # Several statements in one execute() need client-side binding, Django's default
-        # (DATABASES OPTIONS "server_side_binding" turns it off).
-        if not isinstance(cursor.cursor, psycopg.ClientCursor):
-            with transaction.atomic(using=using):
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                entry.save(using=using)
-            return
-        signals.pre_save.send(sender=QueryLog, instance=entry, raw=False, using=using, update_fields=None)
-        query = InsertQuery(QueryLog)
-        query.insert_values([f for f in QueryLog._meta.local_concrete_fields if not f.primary_key], [entry])
-        compiler = query.get_compiler(using=using)
-        compiler.returning_fields = [QueryLog._meta.pk]
-        [(sql, params)] = compiler.as_sql()
-        cursor.execute("SELECT set_config('synchronous_commit', 'off', true); " + sql, params)
-        cursor.cursor.nextset()  # the INSERT's result: RETURNING id
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding, entry._state.db = False, using
-    signals.post_save.send(sender=QueryLog, instance=entry, created=True, update_fields=None, raw=False, using=using)
-
-
 def ask(
     question: str,
     *,
-    user: Any = None,
-    collection: Any = None,
-    history: Sequence[dict[str, str]] | None = None,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
     k: int | None = None,
-    mode: str = "hybrid",
-    llm: Any = "default",
-    embedder: Any = None,
-    queryset: Any = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
     use_cache: bool = True,
-    **search: Any,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
 ) -> Answer:
     """Answer ``question`` from the indexed documents, with citations.
 
     ``collection`` (a Collection, slug or pk) and ``queryset`` (any Chunk QuerySet)
     narrow what is searched; ``history`` (``[{"role": "user"|"assistant", "content":
-    ...}]``) makes it a follow-up question; other keyword arguments go to the search.
-    Raises :class:`~django_rag.exceptions.LLMError` subclasses when the provider fails
-    (after logging the failure in ``QueryLog``).
+    ...}]``) makes it a follow-up question. ``language`` and the numbers after it tune
+    the search as in ``QuerySet.hybrid()``, one by one or together as ``options`` (a
+    :class:`~django_rag.retrieval.SearchOptions`); one the ``mode`` does not take is a
+    ``TypeError``. Raises :class:`~django_rag.exceptions.LLMError` subclasses when the
+    provider fails (after logging the failure in ``QueryLog``).
     """
     asking = _Question(
         question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
-        embedder=embedder, queryset=queryset, use_cache=use_cache, search=search,
+        embedder=embedder, queryset=queryset, use_cache=use_cache,
+        search=(options or SearchOptions()).override(
+            language=language, candidates=candidates, rrf_k=rrf_k, weights=weights,
+            postings_per_term=postings_per_term, min_score=min_score,
+        ),
     )
     try:
         asking.condense()
@@ -402,16 +395,37 @@ def ask(
     return answer
 
 
-def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
+def stream(
+    question: str,
+    *,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
+    k: int | None = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
+    use_cache: bool = True,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
+) -> Iterator[dict[str, Any]]:
     """Like :func:`ask`, as events: ``{"type": "token", "text"}``... then ``sources``, then ``done``.
 
     A provider failure ends the stream with ``{"type": "error", "code", "detail"}``.
     """
     asking = _Question(
-        question, user=options.pop("user", None), collection=options.pop("collection", None),
-        history=options.pop("history", None), k=options.pop("k", None), mode=options.pop("mode", "hybrid"),
-        llm=options.pop("llm", "default"), embedder=options.pop("embedder", None),
-        queryset=options.pop("queryset", None), use_cache=options.pop("use_cache", True), search=options,
+        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm,
+        embedder=embedder, queryset=queryset, use_cache=use_cache,
+        search=(options or SearchOptions()).override(
+            language=language, candidates=candidates, rrf_k=rrf_k, weights=weights,
+            postings_per_term=postings_per_term, min_score=min_score,
+        ),
     )
     try:
         asking.condense()
@@ -448,8 +462,35 @@ def stream(question: str, **options: Any) -> Iterator[dict[str, Any]]:
     yield {"type": "done", "answer": answer}
 
 
-aask = sync_to_async(ask, thread_sensitive=True)
-aask.__doc__ = "Async twin of :func:`ask` (runs it in Django's thread-sensitive executor)."
+_ask_in_thread = sync_to_async(ask, thread_sensitive=True)
+
+
+async def aask(
+    question: str,
+    *,
+    user: Asker = None,
+    collection: Collection | str | int | None = None,
+    history: Sequence[Mapping[str, str]] | None = None,
+    k: int | None = None,
+    mode: Mode = "hybrid",
+    llm: BaseLLM | str = "default",
+    embedder: BaseEmbedder | str | None = None,
+    queryset: ChunkQuerySet | None = None,
+    use_cache: bool = True,
+    options: SearchOptions | None = None,
+    language: str | None = None,
+    candidates: int | None = None,
+    rrf_k: float | None = None,
+    weights: dict[str, float] | None = None,
+    postings_per_term: int | None = None,
+    min_score: float | None = None,
+) -> Answer:
+    """Async twin of :func:`ask` (runs it in Django's thread-sensitive executor)."""
+    return await _ask_in_thread(
+        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm, embedder=embedder,
+        queryset=queryset, use_cache=use_cache, options=options, language=language, candidates=candidates,
+        rrf_k=rrf_k, weights=weights, postings_per_term=postings_per_term, min_score=min_score,
+    )
 
 
 def _send_answer_generated(answer: Answer, user: Any) -> None:

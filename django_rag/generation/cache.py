@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db import connections
 
 from ..conf import get_setting
 
+if TYPE_CHECKING:
+    from ..embedders import BaseEmbedder
+
 PREFIX = "django_rag"
 
 
-def get_cache():
+def get_cache() -> BaseCache | None:
     alias = get_setting("CACHE")
     return caches[alias] if alias else None
 
@@ -39,13 +42,13 @@ def index_version(using: str | None = None) -> int:
         return int(cursor.fetchone()[0])
 
 
-def cached_query_vector(embedder: Any, text: str) -> list[float]:
+def cached_query_vector(embedder: BaseEmbedder, text: str) -> list[float]:
     """``embedder.embed_query(text)``, remembered across requests."""
     cache = get_cache()
     if cache is None:
         return embedder.validate([embedder.embed_query(text)], 1)[0]
     key = f"{PREFIX}:qvec:{digest(embedder.identity, text)}"
-    vector = cache.get(key)
+    vector: list[float] | None = cache.get(key)
     if vector is None:
         # Checked before it is cached: a bad answer must not be remembered for a day.
         vector = embedder.validate([embedder.embed_query(text)], 1)[0]

@@ -1,8 +1,11 @@
 """Ingestion: turning documents into embedded, searchable chunks."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .extractors import Extracted, Section, extract
+
+if TYPE_CHECKING:  # what __getattr__ below loads, as the type checker should see it
+    from .pipeline import IngestResult, ingest, ingest_many
 
 __all__ = ["Extracted", "IngestResult", "Section", "extract", "ingest", "ingest_many"]
 

@@ -28,6 +28,7 @@ import socket
 import time
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -47,7 +48,7 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:120]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def lease_fields(*, owner: str = "") -> dict[str, object]:
+def lease_fields(*, owner: str = "") -> dict[str, Any]:
     """The lease columns for a fresh lease held by ``owner``, or cleared (no owner)."""
     if not owner:
         return {"lease_owner": "", "lease_expires_at": None}

@@ -5,6 +5,10 @@ transaction that replaces a document's chunks, so a failure at any point leaves 
 previous chunks in place and searchable, and no half-written set of chunks is ever
 visible. A PostgreSQL advisory lock keeps two workers from ingesting the same
 document at once.
+
+This module is the orchestration: what to do with each document and in which order.
+:func:`prepare` is the stage that turns a document's bytes into the chunks to embed;
+the locks and every write are in :mod:`django_rag.ingestion.writer`.
 """
 
 from __future__ import annotations
@@ -36,25 +40,14 @@ from .extractors import Extracted, detect_format, extract, signature_of
 from .extractors.base import clean_value
 from .leases import Lease, lease_fields
 from .splitting import ChunkDraft, split_sections, splitter_options
-from .writer import copy_rows
+from .writer import (
+    DocumentLock, replace_chunks, replace_chunks_of_many, save_titles, try_lock_documents, unlock_documents,
+)
+# Importable from here as before they moved to the writer.
+from .writer import advisory_lock_key as advisory_lock_key
+from .writer import remove_chunks as remove_chunks
 
 logger = logging.getLogger("django_rag.ingestion")
-
-# First key of the two-int advisory lock; the second is the document id. django-rag's
-# other advisory locks live under 0x52414700 ("RAG\0"; key 1 is the BM25 statistics
-# lock of migration 0002), so documents get a namespace of their own: sharing one made
-# document 1's ingestion block every chunk write for as long as it ran.
-_LOCK_NAMESPACE = 0x52414701  # "RAG\1"
-
-
-def advisory_lock_key(document_id: int) -> tuple[int, int]:
-    """The ``pg_advisory_lock(int4, int4)`` keys that guard one document's ingestion.
-
-    Document ids are bigints; the second key is the id wrapped into int4's range, since
-    PostgreSQL has no (int4, int8) variant and would reject an id past 2**31 outright.
-    """
-    return _LOCK_NAMESPACE, (document_id + 2**31) % 2**32 - 2**31
-
 
 # The fields ingest() writes on a document.
 _OUTCOME_FIELDS = (
@@ -84,16 +77,17 @@ class IngestResult:
 def resolve_language(document: Document) -> str:
     if document.language:
         return document.language
-    if document.collection_id and document.collection.language:
+    if document.collection_id and document.collection and document.collection.language:
         return document.collection.language
-    return get_setting("DEFAULT_LANGUAGE")
+    language: str = get_setting("DEFAULT_LANGUAGE")
+    return language
 
 
 def read_source(document: Document) -> tuple[bytes, str, str | None]:
     """Return ``(data, name, format)``: the file's bytes, or the text field's."""
     limit = get_setting("MAX_FILE_SIZE")
     if document.file:
-        name = document.file.name
+        name = document.file.name or ""  # set: the field holds a file
         try:
             size = document.file.size
         except FileNotFoundError as exc:
@@ -129,12 +123,13 @@ def ingest_signature(
     """Everything that decides what the chunks look like; equal signatures mean equal chunks.
 
     The extractor's version is part of it: after an upgrade that changes how a format
-    is read, ``rag_reindex`` re-ingests the documents of that format (and no others).
+    is read, ``rag_reindex`` re-ingests the documents of that format (and no others). So
+    are the chunking settings, their unit (CHUNK_UNIT) and the tokenizer counting it.
     ``name``, the file's (stored) name: each chunk's metadata names the file.
     """
     payload = {
         "content": content_hash,
-        "splitter": splitter_options(),
+        "splitter": splitter_options(embedder),
         "embedder": embedder.identity,
         "language": language,
         "extractor": signature_of(format),
@@ -243,35 +238,6 @@ def _check_language(language: str, using: str) -> None:
         ) from exc
 
 
-class _AdvisoryLock:
-    def __init__(self, document_id: int, using: str) -> None:
-        self.document_id, self.using, self.held = document_id, using, False
-
-    def __enter__(self) -> bool:
-        with connections[self.using].cursor() as cursor:
-            # Parenthesised: with client-side binding "-2147483648::int4" (the key of
-            # document 2**31) would parse as -(2147483648::int4), which overflows.
-            cursor.execute("SELECT pg_try_advisory_lock((%s)::int4, (%s)::int4)", advisory_lock_key(self.document_id))
-            self.held = bool(cursor.fetchone()[0])
-        return self.held
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.held:
-            _unlock(lambda cursor: cursor.execute(
-                "SELECT pg_advisory_unlock((%s)::int4, (%s)::int4)", advisory_lock_key(self.document_id)
-            ), self.using)
-
-
-def _unlock(statement: Callable[[Any], None], using: str) -> None:
-    # A connection cut mid-ingestion (a restart, pg_terminate_backend) took its session's
-    # locks with it: failing here would only hide the error that ended the ingestion.
-    try:
-        with connections[using].cursor() as cursor:
-            statement(cursor)
-    except DatabaseError:
-        logger.error("Could not release an ingestion's advisory lock (connection lost?)", exc_info=True)
-
-
 def ingest(
     document: Document | int,
     *,
@@ -292,7 +258,7 @@ def ingest(
     document_id = _document_id(document)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    with _AdvisoryLock(document_id, using) as acquired:
+    with DocumentLock(document_id, using) as acquired:
         if not acquired:
             if raise_errors:
                 raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
@@ -308,15 +274,15 @@ def ingest(
             doc.status, doc.error = Document.Status.PROCESSING, ""
             _check_language(work.language, using)
             _build(work)
-            t = time.perf_counter()
+            write_started = time.perf_counter()
             outcome = work.outcome()
             replace_chunks(
                 doc, work.drafts, work.vectors, contexts=work.contexts, embedder=work.embedder,
                 language=work.language, using=using, document_fields=outcome, lease=lease,
                 side_vectors=work.side_vectors,
             )
-            _save_titles([work], using)
-            return _finish(work, outcome, write_seconds=time.perf_counter() - t)
+            save_titles([work], using)
+            return _finish(work, outcome, write_seconds=time.perf_counter() - write_started)
         except LeaseLost as exc:
             # Another worker has the document now: its outcome stands, ours is dropped.
             logger.warning("Ingestion of document %s stopped: %s", doc.pk, exc)
@@ -407,7 +373,7 @@ class _DocumentInProgress:
     # {identity: vectors} of the embedders being re-embedded or re-embedded (django_rag.reembed).
     side_vectors: dict[str, list[list[float]]] = field(default_factory=dict)
     lease: Lease | None = None
-    named: bool = False  # the title came from the content (_name_document)
+    named: bool = False  # the title came from the content (prepare())
     # This document's own seconds (reading, extracting, splitting, embedding): in a batch the
     # others' work runs between its plan and its write and is not its time.
     own_seconds: float = 0.0
@@ -472,32 +438,86 @@ def _plan(
     return _DocumentInProgress(doc, embedder, language, data, name, fmt, content_hash, signature, started, timings)
 
 
+@dataclass
+class PreparedChunks:
+    """A document's chunks before they are embedded: what :func:`prepare` returns."""
+
+    drafts: list[ChunkDraft]
+    #: Each chunk's context (:func:`chunk_context`), in the order of ``drafts``.
+    contexts: list[str]
+    #: The title the contexts were made with: the one given, or for an untitled document
+    #: the one its content names (``named`` is then True).
+    title: str
+    named: bool = False
+
+    @property
+    def embedding_texts(self) -> list[str]:
+        """What is embedded for each chunk: its context and its content."""
+        return [Chunk.compose_embedding_text(context, d.content) for context, d in zip(self.contexts, self.drafts)]
+
+
+def prepare(
+    data: bytes,
+    *,
+    name: str = "",
+    format: str | None = None,
+    title: str = "",
+    embedder: BaseEmbedder | None = None,
+    timings: dict[str, float] | None = None,
+) -> PreparedChunks:
+    """Extract, split and give each chunk its context: the chunks :func:`ingest` embeds
+    and writes, with nothing embedded and nothing written.
+
+    ``data``, ``name`` and ``format`` are what :func:`read_source` returns; ``title`` is
+    the document's; ``embedder`` (default: the default alias) is the one the chunks are
+    measured for (``CHUNK_UNIT``, its input limit). Bad input raises its
+    :class:`~django_rag.exceptions.IngestionError` here. ``timings`` gets the seconds of
+    the ``"extract"`` and ``"split"`` steps.
+    """
+    timings = {} if timings is None else timings
+    step_started = time.perf_counter()
+    extracted: Extracted = extract(data, name=name, format=format, max_length=get_setting("MAX_TEXT_LENGTH"))
+    timings["extract"] = time.perf_counter() - step_started
+    named = False
+    if not title.strip():
+        found = _title_from_content(extracted, name)
+        if found:
+            title, named = found, True
+
+    step_started = time.perf_counter()
+    # The context line is embedded with each chunk: it counts against the input limit.
+    drafts = split_sections(extracted.sections, embedder, context=lambda metadata: chunk_context(title, metadata))
+    for draft in drafts:
+        draft.metadata = chunk_metadata(draft.metadata, format=extracted.format, name=name)
+    timings["split"] = time.perf_counter() - step_started
+
+    contexts = [chunk_context(title, draft.metadata) for draft in drafts]
+    return PreparedChunks(drafts, contexts, title, named)
+
+
 def _build(work: _DocumentInProgress) -> None:
-    """Extract, split and embed: everything slow or fallible, before any write."""
-    timings = work.timings
-    t = time.perf_counter()
-    extracted: Extracted = extract(
-        work.data, name=work.name, format=work.format, max_length=get_setting("MAX_TEXT_LENGTH")
+    """Prepare and embed: everything slow or fallible, before any write."""
+    prepared = prepare(
+        work.data, name=work.name, format=work.format, title=work.doc.title, embedder=work.embedder,
+        timings=work.timings,
     )
-    timings["extract"] = time.perf_counter() - t
-    if not work.doc.title.strip():
-        _name_document(work, extracted)
+    if prepared.named:
+        # Part of the signature, as a title given by hand is.
+        work.doc.title = prepared.title
+        work.signature = ingest_signature(
+            work.content_hash, work.embedder, work.language, prepared.title, format=work.format, name=work.name
+        )
+        work.named = True
+    work.drafts, work.contexts = prepared.drafts, prepared.contexts
 
-    t = time.perf_counter()
-    work.drafts = split_sections(extracted.sections)
-    for draft in work.drafts:
-        draft.metadata = chunk_metadata(draft.metadata, format=extracted.format, name=work.name)
-    timings["split"] = time.perf_counter() - t
-
-    work.contexts = [chunk_context(work.doc.title, draft.metadata) for draft in work.drafts]
-    t = time.perf_counter()
-    texts = [Chunk.compose_embedding_text(context, d.content) for context, d in zip(work.contexts, work.drafts)]
+    embed_started = time.perf_counter()
+    texts = prepared.embedding_texts
     heartbeat = work.lease.renew if work.lease is not None else None
     work.vectors = embed_in_batches(work.embedder, texts, heartbeat=heartbeat)
     work.side_vectors = reembed.side_vectors(
         texts, work.embedder, work.vectors, using=work.doc._state.db or "default", heartbeat=heartbeat
     )
-    timings["embed"] = time.perf_counter() - t
+    work.timings["embed"] = time.perf_counter() - embed_started
 
 
 def title_from_file_name(name: str) -> str:
@@ -506,17 +526,10 @@ def title_from_file_name(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _name_document(work: _DocumentInProgress, extracted: Extracted) -> None:
-    """Give an untitled document the title its content names: a first heading, a PDF's
-    title metadata, else its file name. Part of the signature, as a title is given by hand."""
-    title = (extracted.metadata.get("title") or title_from_file_name(work.name))[:500]
-    if not title:
-        return
-    work.doc.title = title
-    work.signature = ingest_signature(
-        work.content_hash, work.embedder, work.language, title, format=work.format, name=work.name
-    )
-    work.named = True
+def _title_from_content(extracted: Extracted, name: str) -> str:
+    """The title an untitled document's content names: a first heading, a PDF's title
+    metadata, else its file name ("" when there is none)."""
+    return (extracted.metadata.get("title") or title_from_file_name(name))[:500]
 
 
 def _finish(work: _DocumentInProgress, outcome: dict[str, Any], *, write_seconds: float) -> IngestResult:
@@ -565,14 +578,14 @@ def _copy_outcome(source: Document, target: Document) -> None:
     if source is not target:
         for name in _OUTCOME_FIELDS:
             setattr(target, name, getattr(source, name))
-        if not target.title.strip() and source.title:  # named by _name_document()
+        if not target.title.strip() and source.title:  # named from its content (prepare())
             target.title = source.title
 
 
 def _ingest_batch(
     ids: list[int], *, force: bool, embedder: BaseEmbedder, using: str, report: Callable[[IngestResult], None]
 ) -> None:
-    locked = _try_lock_many(ids, using)
+    locked = try_lock_documents(ids, using)
     try:
         for document_id in ids:
             if document_id not in locked:
@@ -634,40 +647,19 @@ def _ingest_batch(
         if ready:
             _write_batch(ready, using, report)
     finally:
-        _unlock_many(locked, using)
+        unlock_documents(locked, using)
 
 
 def _write_batch(batch: list[_DocumentInProgress], using: str, report: Callable[[IngestResult], None]) -> None:
     """Swap the chunks of every document in ``batch`` in one transaction."""
-    t = time.perf_counter()
+    write_started = time.perf_counter()
+    lease = batch[0].lease
+    assert lease is not None
     try:
-        with transaction.atomic(using=using):
-            ids = [w.doc.pk for w in batch]
-            # Lock the rows so a concurrent delete waits; a document deleted since it was
-            # read is left out (its chunks would fail the foreign key at commit), and so
-            # is one another worker took over after this batch's lease expired.
-            lease = batch[0].lease
-            assert lease is not None
-            alive, ours = lease.held(ids)
-            gone = [w for w in batch if w.doc.pk not in alive]
-            taken = [w for w in batch if w.doc.pk in alive and w.doc.pk not in ours]
-            batch = [w for w in batch if w.doc.pk in ours]
-            Chunk.objects.using(using).filter(document_id__in=[w.doc.pk for w in batch])._raw_delete(using)
-            copy_rows(
-                (
-                    (w.doc.pk, index, draft.content, draft.metadata, vector, w.embedder.identity, w.language, context)
-                    for w in batch
-                    for index, (draft, vector, context) in enumerate(zip(w.drafts, w.vectors, w.contexts, strict=True))
-                ),
-                using=using,
-            )
-            reembed.write_side_vectors([(w.doc.pk, w.side_vectors) for w in batch], using)
-            # Each document's share of the write so far, by its chunks: its own time then.
-            total_chunks = sum(len(w.drafts) for w in batch) or 1
-            written = time.perf_counter() - t
-            outcomes = {w.doc.pk: w.outcome(written * len(w.drafts) / total_chunks) for w in batch}
-            _update_documents(outcomes, using)
-            _save_titles(batch, using)
+        # Each document's share of the write so far, by its chunks: its own time then.
+        swap = replace_chunks_of_many(
+            batch, lease=lease, using=using, document_fields=lambda work, seconds: work.outcome(seconds)
+        )
     except DatabaseError:
         # One document's rows may be what the database refused: write them one by one,
         # so the others still land and the culprit gets its own error.
@@ -675,18 +667,18 @@ def _write_batch(batch: list[_DocumentInProgress], using: str, report: Callable[
         for work in batch:
             _write_one(work, using, report)
         return
-    for work in gone:
+    for work in swap.gone:
         report(IngestResult(work.doc.pk, "failed", error="The document was deleted during ingestion.", error_code="missing"))
-    for work in taken:
+    for work in swap.taken:
         report(IngestResult(work.doc.pk, "busy", error="Another worker took this document over.", error_code="lease_lost"))
-    total_chunks = sum(len(w.drafts) for w in batch) or 1
-    elapsed = time.perf_counter() - t
-    for work in batch:
-        report(_finish(work, outcomes[work.doc.pk], write_seconds=elapsed * len(work.drafts) / total_chunks))
+    total_chunks = sum(len(w.drafts) for w in swap.written) or 1
+    elapsed = time.perf_counter() - write_started
+    for work in swap.written:
+        report(_finish(work, swap.document_fields[work.doc.pk], write_seconds=elapsed * len(work.drafts) / total_chunks))
 
 
 def _write_one(work: _DocumentInProgress, using: str, report: Callable[[IngestResult], None]) -> None:
-    t = time.perf_counter()
+    write_started = time.perf_counter()
     outcome = work.outcome(0.0)  # its own steps: the write's time is not known before it
     try:
         replace_chunks(
@@ -701,27 +693,8 @@ def _write_one(work: _DocumentInProgress, using: str, report: Callable[[IngestRe
         error = IngestionError(f"The chunks could not be stored: {redact(str(exc))}")
         report(_fail(work.doc, error, using, work.timings, lease=work.lease))
         return
-    _save_titles([work], using)
-    report(_finish(work, outcome, write_seconds=time.perf_counter() - t))
-
-
-def _save_titles(works: list[_DocumentInProgress], using: str) -> None:
-    """Store the titles _name_document() found, unless someone titled the document meanwhile."""
-    for work in works:
-        if work.named:
-            Document.objects.using(using).filter(pk=work.doc.pk, title="").update(title=work.doc.title)
-
-
-def _update_documents(outcomes: dict[int, dict[str, Any]], using: str) -> None:
-    """Write each document's outcome fields; one UPDATE for the lot."""
-    fields = list(next(iter(outcomes.values())))
-    docs = []
-    for pk, values in outcomes.items():
-        doc = Document(pk=pk)
-        for name, value in values.items():
-            setattr(doc, name, value)
-        docs.append(doc)
-    Document.objects.using(using).bulk_update(docs, fields)
+    save_titles([work], using)
+    report(_finish(work, outcome, write_seconds=time.perf_counter() - write_started))
 
 
 def _known_languages(languages: set[str], using: str) -> set[str]:
@@ -739,29 +712,6 @@ def _known_languages(languages: set[str], using: str) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _try_lock_many(ids: list[int], using: str) -> set[int]:
-    """Take the advisory lock of each document that no other worker holds."""
-    if not ids:
-        return set()
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM unnest(%s::bigint[]) AS id"
-            " WHERE pg_try_advisory_lock(%s::int4, ((id %% 4294967296 + 2147483648) %% 4294967296 - 2147483648)::int4)",
-            [ids, _LOCK_NAMESPACE],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _unlock_many(ids: set[int], using: str) -> None:
-    if not ids:
-        return
-    _unlock(lambda cursor: cursor.execute(
-        "SELECT pg_advisory_unlock(%s::int4, ((id %% 4294967296 + 2147483648) %% 4294967296 - 2147483648)::int4)"
-        " FROM unnest(%s::bigint[]) AS id",
-        [_LOCK_NAMESPACE, sorted(ids)],
-    ), using)
-
-
 def _mark(doc: Document, using: str, *, owner: str | None = None, **fields: Any) -> None:
     """Write ``fields`` on the document; with ``owner``, only while that lease still holds it."""
     fields["updated_at"] = timezone.now()
@@ -777,71 +727,3 @@ def _mark(doc: Document, using: str, *, owner: str | None = None, **fields: Any)
         logger.exception("Could not record the status of document %s", doc.pk)
     for name, value in fields.items():
         setattr(doc, name, value)
-
-
-def replace_chunks(
-    doc: Document,
-    drafts: list[ChunkDraft],
-    vectors: list[list[float]],
-    *,
-    embedder: BaseEmbedder,
-    language: str,
-    contexts: list[str] | None = None,
-    using: str = "default",
-    document_fields: dict[str, Any] | None = None,
-    lease: Lease | None = None,
-    side_vectors: dict[str, list[list[float]]] | None = None,
-) -> None:
-    """Swap a document's chunks in one transaction: readers see the old set or the new one.
-
-    ``document_fields`` are written to the document in the same transaction. Its
-    signature must commit with the chunks it describes: were it written afterwards and
-    that write failed, the next ingest of the old content would call the new chunks
-    "unchanged". With a ``lease``, raises :class:`~django_rag.exceptions.LeaseLost`
-    (writing nothing) when another worker took the document over. ``side_vectors``: the
-    chunks' vectors for the embedders being re-embedded (:mod:`django_rag.reembed`),
-    computed here when not given.
-    """
-    contexts = contexts if contexts is not None else [""] * len(drafts)
-    if side_vectors is None:
-        texts = [Chunk.compose_embedding_text(context, d.content) for context, d in zip(contexts, drafts)]
-        side_vectors = reembed.side_vectors(texts, embedder, vectors, using=using)
-    rows = (
-        (doc.pk, index, draft.content, draft.metadata, vector, embedder.identity, language, context)
-        for index, (draft, vector, context) in enumerate(zip(drafts, vectors, contexts, strict=True))
-    )
-    with transaction.atomic(using=using):
-        # Lock the document row so a concurrent delete of the document waits for us.
-        if lease is None:
-            Document.objects.using(using).select_for_update().filter(pk=doc.pk).exists()
-        else:
-            alive, ours = lease.held([doc.pk])
-            if alive and not ours:
-                raise LeaseLost(f"Document {doc.pk} was taken over by another worker; its chunks were left alone.")
-        Chunk.objects.using(using).filter(document_id=doc.pk)._raw_delete(using)
-        copy_rows(rows, using=using)
-        reembed.write_side_vectors([(doc.pk, side_vectors)], using)
-        if document_fields:
-            Document.objects.using(using).filter(pk=doc.pk).update(**document_fields)
-
-
-def remove_chunks(document: Document | int, *, using: str = "default") -> int:
-    """Delete a document's chunks and mark it ``pending``; returns how many were deleted.
-
-    Takes the same advisory lock as :func:`ingest` (raising
-    :class:`~django_rag.exceptions.DocumentBusy` when a worker holds it), so chunks are
-    never removed from under a running ingestion. The signature is cleared too: the
-    next ``ingest()`` re-embeds the document instead of calling it unchanged.
-    """
-    document_id = document if isinstance(document, int) else document.pk
-    with _AdvisoryLock(document_id, using) as acquired:
-        if not acquired:
-            raise DocumentBusy(f"Document {document_id} is being ingested by another worker.")
-        with transaction.atomic(using=using):
-            Document.objects.using(using).select_for_update().get(pk=document_id)
-            deleted = Chunk.objects.using(using).filter(document_id=document_id)._raw_delete(using)
-            Document.objects.using(using).filter(pk=document_id).update(
-                status=Document.Status.PENDING, error="", ingest_signature="", chunk_count=0,
-                ingest_timings={}, ingested_at=None, updated_at=timezone.now(),
-            )
-    return deleted

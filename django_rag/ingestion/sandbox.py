@@ -27,10 +27,13 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import exceptions
 from ..exceptions import ExtractionLimitExceeded, IngestionError
+
+if TYPE_CHECKING:
+    from .extractors import Extracted
 
 # The errors a child may report, by name; anything else becomes ExtractionLimitExceeded.
 _ERRORS = {
@@ -45,7 +48,7 @@ _ERRORS = {
 def extract_in_subprocess(
     data: bytes, *, format: str, max_length: int | None, max_pages: int | None, seconds: float, memory_mb: int | None,
     extractor: str = "django_rag.ingestion.extractors.pdf.PDFExtractor",
-) -> Any:
+) -> Extracted:
     """The extractor at the dotted path ``extractor`` in a limited child; returns an ``Extracted``.
 
     The child imports it without a Django project: a site's sandboxed extractor must be

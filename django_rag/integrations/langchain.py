@@ -98,17 +98,10 @@ from .. import validation
 from ..conf import DEFAULT_EMBEDDER_ALIAS, get_setting
 from ..embedders import BaseEmbedder, get_embedder
 from ..embedders.langchain import Embedder as LangChainEmbeddingsEmbedder
-from ..ingestion.extractors import extract, text_formats
-from ..ingestion.pipeline import (
-    chunk_context,
-    embed_in_batches,
-    ingest,
-    ingest_signature,
-    read_source,
-    resolve_language,
-)
-from ..ingestion.splitting import split_sections
+from ..ingestion.extractors import text_formats
+from ..ingestion.pipeline import embed_in_batches, ingest, ingest_signature, prepare, read_source, resolve_language
 from ..models import Chunk, Collection, Document
+from ..querysets import ChunkQuerySet, DocumentQuerySet
 from ..retrieval import check_mode
 from ..receivers import auto_ingest_paused
 
@@ -183,11 +176,11 @@ class _PrefetchedEmbedder(BaseEmbedder):
         return self.inner.identity
 
     @property
-    def secrets(self) -> Sequence[str]:
-        return getattr(self.inner, "secrets", ())
+    def secrets(self) -> list[str]:
+        return list(getattr(self.inner, "secrets", ()))
 
     def prefetch(self, texts: Iterable[str]) -> None:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        missing = list(dict.fromkeys(text for text in texts if text not in self.vectors))
         if missing:
             self.vectors.update(zip(missing, embed_in_batches(self.inner, missing), strict=True))
 
@@ -331,10 +324,10 @@ class DjangoRAGVectorStore(VectorStore):
         collection, _ = Collection.objects.using(self.using).get_or_create(slug=ref, defaults={"name": ref})
         return collection
 
-    def _documents(self):
+    def _documents(self) -> DocumentQuerySet:
         return Document.objects.using(self.using).filter(self._collection_q())
 
-    def _documents_by_id(self, ids: Sequence[str]):
+    def _documents_by_id(self, ids: Sequence[str]) -> DocumentQuerySet:
         return self._documents().filter(**{f"metadata__{ID_KEY}__in": list(ids)}).order_by()
 
     # -- writing ----------------------------------------------------------------------
@@ -394,6 +387,7 @@ class DjangoRAGVectorStore(VectorStore):
         row.title = title[: Document._meta.get_field("title").max_length] if isinstance(title, str) else ""
         source = metadata.get("source")
         max_url = Document._meta.get_field("source_url").max_length
+        assert max_url is not None  # a URLField (2000)
         row.source_url = (
             source if isinstance(source, str) and source.startswith(("http://", "https://")) and len(source) <= max_url
             else ""
@@ -438,15 +432,11 @@ class DjangoRAGVectorStore(VectorStore):
         """What :func:`ingest` will embed for ``row``; nothing when its chunks are current."""
         data, name, fmt = read_source(row)
         if row.pk and row.ingest_signature == ingest_signature(
-            hashlib.sha256(data).hexdigest(), embedder, resolve_language(row), row.title, format=fmt
+            hashlib.sha256(data).hexdigest(), embedder, resolve_language(row), row.title, format=fmt, name=name
         ):
             return []
-        # Bad text (too long, binary) raises here, before anything is written.
-        extracted = extract(data, name=name, format=fmt, max_length=get_setting("MAX_TEXT_LENGTH"))
-        return [
-            Chunk.compose_embedding_text(chunk_context(row.title, draft.metadata), draft.content)
-            for draft in split_sections(extracted.sections)
-        ]
+        # The pipeline's own stage; bad text (too long, binary) raises here, before anything is written.
+        return prepare(data, name=name, format=fmt, title=row.title, embedder=embedder).embedding_texts
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the documents with these ids (and their chunks); unknown ids are ignored."""
@@ -478,7 +468,7 @@ class DjangoRAGVectorStore(VectorStore):
         cls,
         texts: list[str],
         embedding: Embeddings | None = None,
-        metadatas: list[dict] | None = None,
+        metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
         **kwargs: Any,
@@ -493,7 +483,7 @@ class DjangoRAGVectorStore(VectorStore):
 
     # -- searching --------------------------------------------------------------------
 
-    def _chunks(self, filter: dict[str, Any] | Q | None):
+    def _chunks(self, filter: dict[str, Any] | Q | None) -> ChunkQuerySet:
         chunks = Chunk.objects.using(self.using).filter(self._collection_q("document__"))
         if self.user is not _EVERY_DOCUMENT:
             chunks = chunks.visible_to(self.user)
@@ -539,7 +529,7 @@ class DjangoRAGVectorStore(VectorStore):
         options = {**defaults, **options}
         # Each leg returns `candidates` chunks; fewer than k would cap the results.
         candidates = options.get("candidates")
-        if candidates is not None:  # checked before it is compared (SearchOptions checks the rest)
+        if candidates is not None:  # checked before it is compared (RankingOptions checks the rest)
             validation.integer("candidates", candidates, maximum=get_setting("MAX_CANDIDATES"), setting="MAX_CANDIDATES")
         options["candidates"] = max(candidates or get_setting("CANDIDATES"), k)
         if mode != "keyword":
@@ -611,9 +601,9 @@ class DjangoRAGVectorStore(VectorStore):
         if mode == "semantic":
             return lambda score: min(max(score, 0.0), 1.0)
         if mode == "hybrid":
-            from ..retrieval import SearchOptions
+            from ..retrieval import RankingOptions
 
-            opts = SearchOptions.build(
+            opts = RankingOptions.build(
                 rrf_k=options.get("rrf_k", self.search_options.get("rrf_k")),
                 weights=options.get("weights", self.search_options.get("weights")),
                 embedder=self.embedder,  # the same default weights the search used
@@ -695,7 +685,7 @@ class DjangoRAGVectorStore(VectorStore):
         cls,
         texts: list[str],
         embedding: Embeddings | None = None,
-        metadatas: list[dict] | None = None,
+        metadatas: list[dict[str, Any]] | None = None,
         *,
         ids: list[str] | None = None,
         **kwargs: Any,

@@ -64,7 +64,7 @@ class _ReceivedCompletion(Generic[_Pieces]):
         self, pieces: _Pieces, *, model: str, on_finish: Callable[[Completion], Any] | None = None,
         alias: str = "",
     ) -> None:
-        self._pieces = pieces
+        self._pieces: _Pieces = pieces
         self._alias = alias
         self._parts: list[str] = []
         self._final: Completion | None = None

@@ -236,8 +236,8 @@ class Sentence:
     source: int
     position: int
     text: str
-    terms: Counter
-    context: frozenset  # title and heading terms
+    terms: Counter[str]
+    context: frozenset[str]  # title and heading terms
     score: float = 0.0
 
 
@@ -305,7 +305,7 @@ def _looks_like_heading(line: str, following: str) -> bool:
 def sentences_of(source: Source) -> list[Sentence]:
     """The sentences of a source's text, each with the words of its title and heading."""
     title_terms = frozenset(terms(source.title))
-    heading_terms: frozenset = frozenset()
+    heading_terms: frozenset[str] = frozenset()
     out: list[Sentence] = []
     block: list[str] = []
 
@@ -502,10 +502,14 @@ class LLM(BaseLLM):
         chosen = [s for s in ranked[: self.max_sentences] if s.score >= KEEP_RATIO * ranked[0].score]
         return " ".join(cite(s) for s in chosen)
 
-    def _generate(self, messages, *, max_tokens, temperature) -> Completion:
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         return Completion(text=self.answer(messages), usage=None, model=self.model_name)
 
-    def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
         completion = self._generate(messages, max_tokens=max_tokens, temperature=temperature)
         yield from chunk_words(completion.text)
         yield completion

@@ -292,7 +292,7 @@ class LangChainLLM(BaseLLM):
         )
 
     def _delay(self, attempt: int) -> float:
-        return min(self.retry_backoff * 2**attempt, 8.0)
+        return min(self.retry_backoff * 2.0**attempt, 8.0)
 
     def _retry_delay(self, exc: Exception, attempt: int, *, may_retry: bool = True) -> float:
         """Seconds to wait before trying again after attempt ``attempt`` failed with ``exc``.
@@ -332,12 +332,16 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 await asyncio.sleep(self._retry_delay(exc, attempt))
 
-    def _generate(self, messages, *, max_tokens, temperature) -> Completion:
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
         payload = self.to_langchain(messages)
         return self._completion(self._call(lambda: model.invoke(payload)))
 
-    async def _agenerate(self, messages, *, max_tokens, temperature) -> Completion:
+    async def _agenerate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature, client=self.async_client)
         payload = self.to_langchain(messages)
         return self._completion(await self._acall(lambda: model.ainvoke(payload)))
@@ -346,7 +350,9 @@ class LangChainLLM(BaseLLM):
     # read, and whether to try again, is _StreamProgress's. BaseChatModel.stream and
     # astream are generators: closing one releases the provider connection.
 
-    def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature)
         payload = self.to_langchain(messages)
         progress = _StreamProgress(self)
@@ -360,10 +366,12 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 time.sleep(progress.retry_delay(exc))
             finally:
-                chunks.close()
+                chunks.close()  # type: ignore[attr-defined]  # a generator; BaseChatModel.stream() says Iterator
         yield progress.completion()
 
-    async def _astream(self, messages, *, max_tokens, temperature) -> AsyncIterator[str | Completion]:
+    async def _astream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> AsyncIterator[str | Completion]:
         model = self.chat_model(max_tokens=max_tokens, temperature=temperature, client=self.async_client)
         payload = self.to_langchain(messages)
         progress = _StreamProgress(self)
@@ -377,7 +385,7 @@ class LangChainLLM(BaseLLM):
             except Exception as exc:
                 await asyncio.sleep(progress.retry_delay(exc))
             finally:
-                await chunks.aclose()
+                await chunks.aclose()  # type: ignore[attr-defined]  # an async generator; astream() says AsyncIterator
         yield progress.completion()
 
 
@@ -464,7 +472,8 @@ class LLM(LangChainLLM):
         ]
 
     def build_client(self) -> BaseChatModel:
-        return self.target.build(self)
+        chat_model: BaseChatModel = self.target.build(self)  # from_options() checked its class
+        return chat_model
 
 
 __all__ = ["LLM", "LangChainLLM", "message_text"]

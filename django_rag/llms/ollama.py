@@ -64,4 +64,5 @@ class LLM(OllamaConnection, LangChainLLM):
 
     def build_async_client(self) -> ChatOllama:
         # ChatOllama makes its async httpx client when built; a new one per event loop.
-        return self.build_client()
+        client: ChatOllama = self.build_client()
+        return client

@@ -67,8 +67,9 @@ class LLM(OpenAIConnection, LangChainLLM):
         # langchain-openai shares one async httpx client per (base_url, timeout) across
         # the process, whatever the event loop: give each loop its own.
         if "http_async_client" in self.extra:
-            return self.client
-        return self.build_client(http_async_client=openai.DefaultAsyncHttpxClient())
+            return self.client  # type: ignore[return-value]  # built by build_client(): a ChatOpenAI
+        client: ChatOpenAI = self.build_client(http_async_client=openai.DefaultAsyncHttpxClient())
+        return client
 
     def status_hint(self, status: int) -> str:
         if status == 403:

@@ -117,7 +117,9 @@ class LLM(BaseLLM):
         }
         return Completion(text=text, usage=usage, model=self.model_name)
 
-    def _generate(self, messages, *, max_tokens, temperature) -> Completion:
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         number, text = self._record(messages, stream=False, max_tokens=max_tokens, temperature=temperature)
         if self.delay:
             time.sleep(self.delay)
@@ -125,7 +127,9 @@ class LLM(BaseLLM):
             raise error
         return self._completion(messages, text)
 
-    def _stream(self, messages, *, max_tokens, temperature) -> Iterator[str | Completion]:
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Iterator[str | Completion]:
         number, text = self._record(messages, stream=True, max_tokens=max_tokens, temperature=temperature)
         if self.delay:
             time.sleep(self.delay)
@@ -136,7 +140,9 @@ class LLM(BaseLLM):
 
     # Native async twins: waiting in the event loop, not in a worker thread.
 
-    async def _agenerate(self, messages, *, max_tokens, temperature) -> Completion:
+    async def _agenerate(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> Completion:
         number, text = self._record(messages, stream=False, max_tokens=max_tokens, temperature=temperature)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -144,7 +150,9 @@ class LLM(BaseLLM):
             raise error
         return self._completion(messages, text)
 
-    async def _astream(self, messages, *, max_tokens, temperature) -> AsyncIterator[str | Completion]:
+    async def _astream(
+        self, messages: list[dict[str, str]], *, max_tokens: int | None, temperature: float | None
+    ) -> AsyncIterator[str | Completion]:
         number, text = self._record(messages, stream=True, max_tokens=max_tokens, temperature=temperature)
         if self.delay:
             await asyncio.sleep(self.delay)

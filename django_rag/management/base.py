@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from django_rag.conf import DEFAULT_EMBEDDER_ALIAS
 from django_rag.ingestion import IngestResult, ingest_many
-from django_rag.management.progress import ProgressBar
+from django_rag.management.progress import ProgressBar, raw_stream
 from django_rag.models import Document
 from django_rag.tasks import INGEST_TASK, queue_documents
 from django_rag.tasks import queue_name
@@ -51,7 +51,7 @@ class DocumentCommand(BaseCommand):
                 message += f", {skipped} skipped: being ingested now"
             self.stdout.write(self.style.SUCCESS(message + "."))
             return {"queued": queued, "skipped": skipped}
-        bar = ProgressBar(len(documents), stream=self.stderr._out, label="Ingesting ")
+        bar = ProgressBar(len(documents), stream=raw_stream(self.stderr), label="Ingesting ")
         counts: dict[str, int] = {}
         failures = []
         names = {d.pk: (labels or {}).get(d.pk) or str(d) for d in documents}

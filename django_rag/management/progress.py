@@ -7,10 +7,20 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, cast
+
+if TYPE_CHECKING:
+    from django.core.management.base import OutputWrapper
 
 #: Off a terminal (CI logs, a pipe), at most this many progress lines for a whole run.
 MAX_LOG_LINES = 1000
+
+
+def raw_stream(output: OutputWrapper) -> TextIO:
+    """The stream under a command's ``self.stderr``: a bar redraws its line with "\\r",
+    and the wrapper's ``write()`` would end every piece with a newline."""
+    # OutputWrapper._out is not in django-stubs, whose __getattr__ makes any name a method.
+    return cast("TextIO", output._out)
 
 
 class ProgressBar:

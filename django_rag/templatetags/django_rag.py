@@ -21,7 +21,7 @@ from django import template
 
 from ..exceptions import DjangoRAGError, query_failure
 from ..generation import ask
-from ..models import Collection
+from ..models import Chunk, Collection
 from ..rendering import citation_numbers, link_citations, relevance_html, render_passage
 from ..shortcuts import search
 from ..validation import options_from_text
@@ -61,7 +61,7 @@ def rag_answer(context: template.Context, question: str, **options: Any) -> dict
     return result
 
 
-class SearchResults(list):
+class SearchResults(list[Chunk]):
     """``rag_search``'s results: a list, with ``error`` set when the search could not run."""
 
     error = ""

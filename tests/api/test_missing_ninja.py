@@ -1,4 +1,4 @@
-"""django-ninja is an extra: the app, its models, admin and checks work without it."""
+"""django-ninja is an extra: the app, its models, admin, file view and checks work without it."""
 
 from __future__ import annotations
 
@@ -12,18 +12,19 @@ import sys
 sys.modules["ninja"] = None  # what an installation without the api extra looks like
 import django
 django.setup()
-import django_rag.admin, django_rag.models
+import django_rag.admin, django_rag.models, django_rag.urls
+import django_rag.api.ratelimits  # the file view's and the checks' throttle: no ninja in it
 from django_rag.checks import _setting_errors
 from django_rag.conf import get_settings
 assert _setting_errors(get_settings()) == []
 try:
-    import django_rag.api
+    from django_rag.api import router
 except ImportError as exc:
     print("ERROR:", exc)
 """
 
 
-def test_models_and_checks_import_without_ninja_and_the_api_names_its_extra():
+def test_models_views_and_checks_import_without_ninja_and_the_router_names_its_extra():
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=REPO_DIR, capture_output=True, text=True, timeout=60,
         env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},

@@ -212,6 +212,63 @@ def a_user_to_notify(runner) -> dict:
     return {"notify": lambda who, message: sent.append((who, message)), "sent": sent}
 
 
+def in_house_service(runner) -> dict:
+    """The site's own embedding and chat service, which embedders.md's and llms.md's
+    backends call, on 127.0.0.1 at ``$ACME_URL``:
+
+    - ``POST /embed`` ``{"model", "texts"}`` answers ``{"vectors"}``: 256 dimensions, a
+      deterministic vector per text (``fake_vector``);
+    - ``POST /chat`` ``{"model", "messages", "max_tokens", "temperature"}`` answers
+      ``{"text", "usage"}``: the extractive backend's answer, so it quotes the sources it is given.
+
+    Anything else is a 404; a body that is not JSON, a 400."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django_rag.llms.extractive import LLM as Extractive
+    from tests.fake_providers import fake_vector
+
+    answerer = Extractive(alias="in-house")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            except ValueError:
+                return self.reply(400, {"error": "not JSON"})
+            if self.path == "/embed":
+                return self.reply(200, {"vectors": [fake_vector(text, 256) for text in body["texts"]]})
+            if self.path == "/chat":
+                completion = answerer.generate(body["messages"])
+                words_in = sum(len(message["content"].split()) for message in body["messages"])
+                usage = {"input_tokens": words_in, "output_tokens": len(completion.text.split())}
+                return self.reply(200, {"text": completion.text, "usage": usage})
+            return self.reply(404, {"error": f"no {self.path}"})
+
+        def reply(self, status: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format, *args):  # noqa: A002 - quiet: the test's output is not a server log
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+
+    runner.namespace.setdefault("_cleanups", []).append(stop)
+    runner.monkeypatch.setenv("ACME_URL", f"http://127.0.0.1:{server.server_port}")
+    return {}
+
+
 SETUPS = {
     "collection_with_documents": collection_with_documents,
     "uploaded_file": uploaded_file,
@@ -226,4 +283,5 @@ SETUPS = {
     "evaluation_dataset_by_title": evaluation_dataset_by_title,
     "vector_store": vector_store,
     "a_user_to_notify": a_user_to_notify,
+    "in_house_service": in_house_service,
 }

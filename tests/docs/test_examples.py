@@ -238,6 +238,8 @@ class Runner:
         project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
         extras = set(project["optional-dependencies"])
         for spec in specs:
+            if spec.startswith("-"):
+                continue  # pip's own options (--upgrade)
             name, _, rest = spec.partition("[")
             assert name == project["name"], f"{example.id}: installs {name!r}, not {project['name']}"
             for extra in filter(None, rest.rstrip("]").split(",")):

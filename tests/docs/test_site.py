@@ -41,3 +41,46 @@ def test_the_site_builds_strictly(tmp_path):
 @pytest.mark.parametrize("source", list(python_examples()))
 def test_every_python_example_is_valid_python(source):
     ast.parse(source)
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\((?P<path>[^)\s]+)(?:\s+\"[^\"]*\")?\)|<img\s[^>]*src=\"(?P<src>[^\"]+)\"")
+IMAGES = REPO / "docs" / "images"
+BROWSER_TESTS = REPO / "tests" / "surfaces" / "test_browser.py"
+# A screenshot 1200 pixels wide, reduced to 256 colours, is 30 to 120 KB.
+MAX_IMAGE_BYTES = 250_000
+
+
+def shown_images() -> dict[Path, list[str]]:
+    """Every image file the pages show, with the pages showing it."""
+    shown: dict[Path, list[str]] = {}
+    for page in PAGES:
+        for match in IMAGE.finditer(page.read_text()):
+            target = match["path"] or match["src"]
+            assert "://" not in target, f"{page.relative_to(REPO)}: {target} is not in docs/ (the site asks no third party)"
+            shown.setdefault((page.parent / target).resolve(), []).append(str(page.relative_to(REPO)))
+    return shown
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR", f"{path.name} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_every_image_a_page_shows_exists():
+    shown = shown_images()
+    assert len(shown) >= 7
+    missing = {str(path.relative_to(REPO)): pages for path, pages in shown.items() if not path.is_file()}
+    assert not missing, f"pages show images that are not there: {missing}"
+
+
+def test_every_image_in_docs_is_shown_small_and_taken_by_the_browser_tests():
+    """No image is left over, none is large, and each is one the browser tests retake
+    (``doc_screenshot(page, NAME)`` in tests/surfaces/test_browser.py), so none goes stale by hand."""
+    shown = shown_images()
+    taken = set(re.findall(r"doc_screenshot\(page, \"([\w-]+)\"", BROWSER_TESTS.read_text()))
+    for image in sorted(IMAGES.iterdir()):
+        assert image.resolve() in shown, f"docs/images/{image.name} is shown by no page"
+        assert image.stat().st_size <= MAX_IMAGE_BYTES, f"docs/images/{image.name}: {image.stat().st_size} bytes"
+        assert png_size(image)[0] <= 1200, f"docs/images/{image.name} is {png_size(image)[0]} px wide"
+        assert image.stem in taken, f"docs/images/{image.name} is not taken by the browser tests"

@@ -1,14 +1,17 @@
-"""``QuerySet.top()``: the top k of a search as the QuerySet would return them, without the compiler."""
+"""``QuerySet.top()``: the top k of a search as the QuerySet would return them, without the compiler.
+
+That its chunks are the QuerySet's, field by field, is tests/test_fastpaths.py's part.
+"""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 import django_rag
 from django_rag.embedders import get_embedder
 from django_rag.models import Chunk, Collection, Document
+from django_rag.retrieval import SearchOptions
 
 from .test_querysets import PASSAGES
 
@@ -32,64 +35,6 @@ def corpus(db, collection):
 
 def expected(queryset, mode, query, k, **options):
     return list(getattr(queryset, mode)(query, **options).select_related("document", "document__collection")[:k])
-
-
-def same(found, wanted):
-    assert [c.pk for c in found] == [c.pk for c in wanted]
-    for got, want in zip(found, wanted):
-        for name in ("score", "semantic_rank", "keyword_rank", "distance", "keyword_score"):
-            assert getattr(got, name) == getattr(want, name), name
-        assert got.content == want.content and got.metadata == want.metadata
-        assert got.document.pk == want.document.pk and got.document.title == want.document.title
-        assert got.document.metadata == want.document.metadata  # JSON decoded as the ORM does
-        assert got.document.created_at == want.document.created_at
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
-@pytest.mark.parametrize("k", [1, 4, 50])
-def test_top_returns_what_the_queryset_returns(corpus, mode, k):
-    for query in QUESTIONS:
-        same(Chunk.objects.top(query, k, mode=mode), expected(Chunk.objects.all(), mode, query, k))
-
-
-@pytest.mark.django_db
-def test_filters_options_and_min_score_apply_as_in_the_queryset(corpus, collection):
-    narrowed = Chunk.objects.filter(document__collection=collection).exclude(document__title__startswith="pets")
-    vector = get_embedder().embed_query("parental leave")
-    cases = [
-        ("hybrid", {"candidates": 3, "rrf_k": 10, "weights": {"semantic": 1, "keyword": 2}}),
-        ("hybrid", {"vector": vector, "min_score": 0.02}),
-        ("keyword", {"postings_per_term": 1, "language": "english"}),
-        ("semantic", {"vector": vector, "min_score": 0.1}),
-    ]
-    for mode, options in cases:
-        for query in QUESTIONS:
-            found = narrowed.top(query, 5, mode=mode, **options)
-            same(found, expected(narrowed, mode, query, 5, **options))
-            assert all(c.document.collection_id == collection.pk for c in found)
-            if "min_score" in options:
-                assert all(c.score >= options["min_score"] for c in found)
-
-
-@pytest.mark.django_db
-def test_instances_carry_their_documents_and_defer_the_same_columns(corpus):
-    with CaptureQueriesContext(connection) as queries:
-        chunks = Chunk.objects.top("parental leave", 3, collections=True)
-        titles = [c.document.title for c in chunks]
-        slugs = {c.document.collection.slug for c in chunks}
-    assert len(queries.captured_queries) == 1 and titles and slugs <= {"handbook", "other"}
-    chunk = chunks[0]
-    assert chunk.get_deferred_fields() == {"embedding", "search_vector"}
-    assert chunk.document.get_deferred_fields() == {"text"}
-    assert not chunk._state.adding and chunk._state.db == "default"
-    assert "parental leave" in chunk.document.text  # deferred, loaded on demand
-    assert len(chunk.embedding) == get_embedder().dimensions
-    # Without collections=True the collection is left to load on access, as the ORM would.
-    plain = Chunk.objects.top("parental leave", 1)[0]
-    with CaptureQueriesContext(connection) as queries:
-        plain.document.collection
-    assert len(queries.captured_queries) == 1
 
 
 @pytest.mark.django_db
@@ -137,8 +82,9 @@ def test_postgresql_never_starts_the_gated_legs_scan(corpus):
     weights = {"semantic": 0.0, "keyword": 1.0}
 
     def plan(query: str, k: int) -> str:
-        sql, params = Chunk.objects.all()._ranking(query, semantic=True, keyword=True, options={"weights": weights},
-                                                   top=k)
+        sql, params = Chunk.objects.all()._ranking(
+            query, SearchOptions(weights=weights), semantic=True, keyword=True, top=k
+        )
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT * FROM (" + sql + ") ranking", params)
             return "\n".join(row[0] for row in cursor.fetchall())

@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from django_rag.models import ApiKey
-from django_rag.ratelimits import client_address
+from django_rag.api.ratelimits import client_address
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ PINNED = 86_400 * 20_833 + 30.0  # 30 s past a minute, an hour and a day boundar
 
 @pytest.fixture(autouse=True)
 def _fresh_counters(monkeypatch):
-    from django_rag import ratelimits
+    from django_rag.api import ratelimits
     from django_rag.api import throttling
 
     clock = types.SimpleNamespace(time=lambda: PINNED)

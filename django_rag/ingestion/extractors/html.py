@@ -71,7 +71,7 @@ def main_content(html: str) -> tuple[str, str]:
     page_title = clip_title(soup.title.get_text(" ")) if soup.title else ""
     for tag in soup.find_all(_DROPPED_TAGS):
         tag.decompose()
-    root = soup.find("main") or soup.find(attrs={"role": "main"})
+    root = soup.find("main") or soup.find(None, attrs={"role": "main"})
     if root is None:
         articles = soup.find_all("article")
         # One article is the page's content; several are a list of teasers, read whole.

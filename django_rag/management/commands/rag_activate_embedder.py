@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag import reembed
 from django_rag.exceptions import DjangoRAGError
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         "Activating the previous one again is an instant rollback."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("alias", help="The embedder to activate.")
         parser.add_argument(
             "--force", action="store_true",

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag.exceptions import DjangoRAGError
 from django_rag.models import Collection
 from django_rag.generation import ask
 
+if TYPE_CHECKING:
+    from django_rag.retrieval import Mode
+
 
 class Command(BaseCommand):
     help = "Ask a question and print the answer with its cited sources."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("question")
         parser.add_argument("--collection", help="Search this collection (slug) only.")
         parser.add_argument(
@@ -21,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
         parser.add_argument("--llm", default="default", help="DJANGO_RAG['LLMS'] alias.")
 
-    def handle(self, *args, question, collection=None, user=None, k=None, mode="hybrid", llm="default", **options):
+    def handle(
+        self, *args: Any, question: str, collection: str | None = None, user: str | None = None, k: int | None = None,
+        mode: Mode = "hybrid", llm: str = "default", **options: Any,
+    ) -> None:
         asker = None
         if user:
             User = get_user_model()

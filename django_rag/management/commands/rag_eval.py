@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag import validation
 from django_rag.evaluation.datasets import DatasetError
 from django_rag.evaluation.runner import MODES, evaluate
 from django_rag.exceptions import DjangoRAGError
-from django_rag.management.progress import ProgressBar
+from django_rag.management.progress import ProgressBar, raw_stream
 
 COLUMNS = [
     ("ndcg", "nDCG@{k}"),
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         "Prints a table and stores one evaluation run per mode (see the admin)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dataset", help="A BEIR directory or a questions .jsonl file.")
         parser.add_argument("--mode", choices=[*MODES, "all"], default="hybrid", help="Retrieval mode (default hybrid).")
         parser.add_argument("--k", type=int, default=10, help="Cut-off of recall@k, MRR@k and nDCG@k (default 10).")
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             if bar is None:
                 for previous in bars.values():
                     previous.close()
-                bar = bars[label] = ProgressBar(total, stream=self.stderr._out, label=f"{label:<8} ")
+                bar = bars[label] = ProgressBar(total, stream=raw_stream(self.stderr), label=f"{label:<8} ")
             bar.advance()
 
         try:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import glob
+from typing import Any
 from pathlib import Path
 
 from django.core.files import File
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.utils.text import slugify
 
 from django_rag.ingestion.extractors import extension_map
@@ -19,7 +20,7 @@ class Command(DocumentCommand):
         "Unchanged files cost nothing on a second run."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="*", help="Files, directories or glob patterns (quote them: 'docs/**/*.md').")
         parser.add_argument("--collection", help="Collection name or slug (created if missing).")
         parser.add_argument("--force", action="store_true", help="Re-embed even unchanged files.")
@@ -34,8 +35,8 @@ class Command(DocumentCommand):
         )
         self.add_sync_argument(parser)
 
-    def handle(self, *args, paths, collection=None, force=False, sync=False, stale=False, pending_for=None,
-               **options):
+    def handle(self, *args: Any, paths: list[str], collection: str | None = None, force: bool = False, sync: bool = False,
+               stale: bool = False, pending_for: float | None = None, **options: Any) -> None:
         if pending_for is not None and not stale:
             raise CommandError("--pending-for goes with --stale.")
         if stale:
@@ -89,7 +90,7 @@ class Command(DocumentCommand):
     def document_for(self, path: Path, collection: Collection | None) -> Document:
         """The document registered for this path (by source path), with its file refreshed."""
         source = str(path)
-        document = Document.objects.filter(metadata__source_path=source, collection=collection).first()
+        document: Document | None = Document.objects.filter(metadata__source_path=source, collection=collection).first()
         data = path.read_bytes()
         if document is None:
             # No title: ingestion names it after its first heading or PDF title, else its file name.

@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_rag import reembed
 from django_rag.exceptions import DjangoRAGError
-from django_rag.management.progress import ProgressBar
+from django_rag.management.progress import ProgressBar, raw_stream
 from django_rag.tasks import queue_name, queue_reembed_slices
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         "run it again after an interruption and it continues where it stopped. See docs/embedding-models.md."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         action = parser.add_mutually_exclusive_group(required=True)
         action.add_argument("--to", metavar="ALIAS", help="Compute this embedder's vector for every chunk without one.")
         action.add_argument("--status", action="store_true", help="Coverage per embedder and collection, ETA, failures.")
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             f"Re-embedding with {alias!r} ({embedder.identity}): {counts['covered']} of {counts['total']} chunks "
             f"done, {todo} to do."
         )
-        bar = ProgressBar(todo, stream=self.stderr._out, label="Re-embedding ")
+        bar = ProgressBar(todo, stream=raw_stream(self.stderr), label="Re-embedding ")
         try:
             result = reembed.reembed(alias, rate=rate, batch_size=batch_size, progress=bar)
         finally:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from django_rag.conf import DEFAULT_EMBEDDER_ALIAS, get_setting
@@ -16,7 +16,7 @@ class Command(DocumentCommand):
         "stuck ones. Documents whose chunks are already current cost nothing unless --force."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--embedder", default=DEFAULT_EMBEDDER_ALIAS, help="Embed with this DJANGO_RAG['EMBEDDERS'] alias."
         )
@@ -39,7 +39,7 @@ class Command(DocumentCommand):
             documents = documents.failed() | documents.stuck()
         return documents.order_by("pk")
 
-    def handle(self, *args, embedder, sync=False, force=False, **options):
+    def handle(self, *args: Any, embedder: str, sync: bool = False, force: bool = False, **options: Any) -> None:
         if options.get("model"):
             return self.reindex_model(options["model"])
         if embedder not in get_setting("EMBEDDERS"):
@@ -52,7 +52,7 @@ class Command(DocumentCommand):
         self.ingest_documents(documents.iterator(), sync=sync, force=force, embedder=embedder)
 
     def reindex_model(self, label: str) -> None:
-        from django_rag.management.progress import ProgressBar
+        from django_rag.management.progress import ProgressBar, raw_stream
         from django_rag.exceptions import NotRegistered
         from django_rag.registry import get_registration, reindex_model
 
@@ -60,7 +60,7 @@ class Command(DocumentCommand):
             model = get_registration(label).model
         except (NotRegistered, LookupError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        bar = ProgressBar(model._default_manager.count(), stream=self.stderr._out, label=f"Indexing {label} ")
+        bar = ProgressBar(model._default_manager.count(), stream=raw_stream(self.stderr), label=f"Indexing {label} ")
         counts = reindex_model(model, progress=bar)
         bar.close()
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if n) or "nothing to do"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 from django.db.models import Count
 
@@ -10,7 +12,7 @@ from django_rag.tasks import queue_name
 class Command(BaseCommand):
     help = "Documents by status, chunks by embedder, stuck documents and the queue."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         counts = dict(Document.objects.order_by().values_list("status").annotate(n=Count("pk")))
         self.stdout.write(f"Collections: {Collection.objects.count()}")
         self.stdout.write("Documents:")

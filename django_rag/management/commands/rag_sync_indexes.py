@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from django_rag.vector_indexes import HNSW_MAX_DIMENSIONS, drop_index, ensure_all_indexes, stale_indexes
 
@@ -9,14 +11,14 @@ class Command(BaseCommand):
         "and list (or drop, with --drop-stale) the indexes no configured embedder uses."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--database", default="default")
         parser.add_argument(
             "--drop-stale", action="store_true",
             help="Drop the HNSW indexes left by embedders that are no longer configured.",
         )
 
-    def handle(self, *args, database, drop_stale, **options):
+    def handle(self, *args: Any, database: str, drop_stale: bool, **options: Any) -> None:
         for alias, name, created in ensure_all_indexes(database):
             if name is None:
                 self.stdout.write(self.style.WARNING(

@@ -1,0 +1,109 @@
+"""The typed API: mypy in strict mode is clean over django_rag/, and checks callers' code.
+
+``django_rag/py.typed`` tells type checkers to trust these annotations, which is only
+honest while they hold. The first test runs mypy exactly as ``tox -e typecheck`` does
+(the ``[tool.mypy]`` settings in pyproject.toml) and fails with its report; the second
+shows that a caller's mistakes against the public functions are caught, so the check can
+fail; the third keeps the top-level functions' signatures, which repeat the real ones
+(see django_rag/__init__.py), in step with them.
+
+mypy keeps its cache in .mypy_cache, so a run after a small change rechecks only what
+changed (a cold run takes longer: the whole of Django's stubs, LangChain, pydantic...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import django_rag
+from tests.settings import REPO_DIR
+
+pytestmark = pytest.mark.slow
+
+
+def run_mypy(*paths: str | Path) -> subprocess.CompletedProcess[str]:
+    """mypy with the project's configuration (pyproject.toml), from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", *map(str, paths)],
+        cwd=REPO_DIR, capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+def test_the_package_is_clean_under_mypy_strict():
+    result = run_mypy()  # the files of [tool.mypy]: django_rag/
+    assert result.returncode == 0, f"mypy found errors:\n{result.stdout}{result.stderr}"
+    assert result.stdout.startswith("Success: no issues found"), result.stdout
+
+
+CALLER = '''\
+import django_rag
+from django_rag.models import Chunk
+from django_rag.retrieval import SearchOptions
+
+answer = django_rag.ask("How long is parental leave?", colection="hr")
+chunks = django_rag.search("parental leave", k="five")
+django_rag.search("parental leave", mode="fuzzy")
+length: int = django_rag.ask("How long is parental leave?").text
+SearchOptions(candidates="many")
+reveal_type(Chunk.objects.filter(index=0).hybrid("leave").visible_to(None))
+reveal_type(Chunk.objects.top("leave", 3, mode="keyword", options=SearchOptions(candidates=50)))
+reveal_type(django_rag.ask("How long is parental leave?", k=3, candidates=20).citations)
+'''
+
+
+def test_callers_are_checked_against_the_typed_api(tmp_path):
+    caller = tmp_path / "caller.py"
+    caller.write_text(CALLER)
+    result = run_mypy(caller)
+    report = result.stdout
+    assert result.returncode == 1, report + result.stderr
+
+    def said_on(line: int) -> str:
+        # By file name: a rerun with an unchanged snippet replays mypy's cached messages,
+        # which name the directory of the run that cached them.
+        return "\n".join(message for message in report.splitlines() if f"caller.py:{line}:" in message)
+
+    assert 'Unexpected keyword argument "colection" for "ask"' in said_on(5), report
+    assert 'Argument "k" to "search" has incompatible type "str"; expected "int"' in said_on(6), report
+    assert '"mode" to "search" has incompatible type "Literal[\'fuzzy\']"' in said_on(7), report
+    assert 'expression has type "str", variable has type "int"' in said_on(8), report
+    assert 'Argument "candidates" to "SearchOptions" has incompatible type "str"' in said_on(9), report
+    # What correct calls give: QuerySet methods keep the chunk QuerySet, top() a list of chunks.
+    assert 'Revealed type is "django_rag.querysets.ChunkQuerySet"' in said_on(10), report
+    assert 'list[django_rag.models.Chunk]"' in said_on(11), report
+    assert 'list[django_rag.generation.answers.Source]"' in said_on(12), report
+    # Nothing in the package itself: every message is about the caller.
+    assert all("caller.py:" in line for line in report.splitlines()[:-1]), report
+
+
+#: The top-level functions and the ones they call: the same parameters, the same defaults.
+WRAPPED = [
+    ("ingest", "django_rag.ingestion.pipeline"),
+    ("ingest_many", "django_rag.ingestion.pipeline"),
+    ("search", "django_rag.shortcuts"),
+    ("ask", "django_rag.generation.answers"),
+    ("stream", "django_rag.generation.answers"),
+    ("aask", "django_rag.generation.answers"),
+    ("register", "django_rag.registry"),
+    ("unregister", "django_rag.registry"),
+    ("reindex_model", "django_rag.registry"),
+]
+
+
+@pytest.mark.parametrize(("name", "module"), WRAPPED)
+def test_top_level_functions_take_what_they_pass_on(name, module):
+    def parameters(function: object) -> list[tuple[str, object, object]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    wrapper, real = getattr(django_rag, name), getattr(importlib.import_module(module), name)
+    assert parameters(wrapper) == parameters(real)
+    # The types are mypy's part: each wrapper passes every argument on, so a type that
+    # drifted fails test_the_package_is_clean_under_mypy_strict.
+    assert inspect.signature(wrapper).return_annotation == inspect.signature(real).return_annotation
