@@ -6,220 +6,74 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
 
-# The functions below import their modules when called, so ``import django_rag`` (and
-# ``from django_rag import ask`` in a models.py) works before Django's apps are loaded.
-# Their signatures repeat the real ones for readers and type checkers;
-# tests/test_typing.py checks that they still match.
+# The public functions live in their own modules, which need Django's apps loaded. So
+# that ``import django_rag`` (and ``from django_rag import ask`` in a models.py) works
+# before that, each name here is a stand-in that imports its module on first call. Type
+# checkers, IDEs and the API reference see the real functions (the TYPE_CHECKING import);
+# after the first call, ``inspect.signature()`` and ``help()`` find the real one too.
+
+import functools
+import importlib
+from collections.abc import Callable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-    from contextlib import AbstractContextManager
-
-    from django.db.models import Model, Q
-
-    from .access import Asker
-    from .embedders import BaseEmbedder
-    from .generation import Answer
-    from .ingestion.pipeline import IngestResult
-    from .llms import BaseLLM
-    from .models import Chunk, Collection, Document, EvalRun
-    from .querysets import ChunkQuerySet
-    from .registry import Getter, Registration
-    from .retrieval import Mode, SearchOptions
+    # "import X as X": re-exported names, for mypy's strict mode.
+    from .evaluation.runner import evaluate as evaluate
+    from .generation import aask as aask
+    from .generation import ask as ask
+    from .generation import stream as stream
+    from .ingestion import ingest as ingest
+    from .ingestion import ingest_many as ingest_many
+    from .registry import register as register
+    from .registry import reindex_model as reindex_model
+    from .registry import unregister as unregister
+    from .routing import read_from_primary as read_from_primary
+    from .shortcuts import search as search
 
 
-def ingest(
-    document: Document | int,
-    *,
-    force: bool = False,
-    embedder: str | BaseEmbedder = "default",
-    raise_errors: bool = False,
-    using: str = "default",
-) -> IngestResult:
-    """Extract, split, embed and store a document's chunks. See :func:`django_rag.ingestion.ingest`."""
-    from .ingestion import ingest as _ingest
+def _imported_on_first_call(module: str, name: str) -> Callable[..., Any]:
+    """A function standing for ``module.name``, importing ``module`` when first called."""
+    real: Callable[..., Any] | None = None
 
-    return _ingest(document, force=force, embedder=embedder, raise_errors=raise_errors, using=using)
+    def resolve() -> Callable[..., Any]:
+        nonlocal real
+        if real is None:
+            real = getattr(importlib.import_module(module), name)
+            functools.update_wrapper(stand_in, real)  # the real signature and docstring from now on
+        return real
 
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return resolve()(*args, **kwargs)
 
-def ingest_many(
-    documents: Iterable[Document | int],
-    *,
-    force: bool = False,
-    embedder: str | BaseEmbedder = "default",
-    batch_size: int | None = None,
-    using: str = "default",
-    on_result: Callable[[IngestResult], None] | None = None,
-) -> list[IngestResult]:
-    """Ingest many documents, several per transaction. See :func:`django_rag.ingestion.ingest_many`."""
-    from .ingestion import ingest_many as _ingest_many
+    async def call_async(*args: Any, **kwargs: Any) -> Any:
+        return await resolve()(*args, **kwargs)
 
-    return _ingest_many(
-        documents, force=force, embedder=embedder, batch_size=batch_size, using=using, on_result=on_result
-    )
+    stand_in = call_async if name == "aask" else call
+    stand_in.__name__ = stand_in.__qualname__ = name
+    stand_in.__module__ = __name__
+    stand_in.__doc__ = f"``{module}.{name}``, imported when first called: see its documentation."
+    return stand_in
 
 
-def search(
-    query: str,
-    *,
-    user: Asker = None,
-    collection: Collection | str | int | None = None,
-    k: int = 5,
-    mode: Mode = "hybrid",
-    queryset: ChunkQuerySet | None = None,
-    options: SearchOptions | None = None,
-    vector: Sequence[float] | None = None,
-    embedder: BaseEmbedder | str | None = None,
-    language: str | None = None,
-    candidates: int | None = None,
-    rrf_k: float | None = None,
-    weights: dict[str, float] | None = None,
-    postings_per_term: int | None = None,
-    min_score: float | None = None,
-) -> list[Chunk]:
-    """The best chunks for ``query``. See :func:`django_rag.shortcuts.search`."""
-    from .shortcuts import search as _search
+#: Each public name and the module that defines it.
+PUBLIC_FUNCTIONS = {
+    "ingest": "django_rag.ingestion",
+    "ingest_many": "django_rag.ingestion",
+    "search": "django_rag.shortcuts",
+    "ask": "django_rag.generation",
+    "stream": "django_rag.generation",
+    "aask": "django_rag.generation",
+    "read_from_primary": "django_rag.routing",
+    "evaluate": "django_rag.evaluation.runner",
+    "register": "django_rag.registry",
+    "unregister": "django_rag.registry",
+    "reindex_model": "django_rag.registry",
+}
 
-    return _search(
-        query, user=user, collection=collection, k=k, mode=mode, queryset=queryset, options=options,
-        vector=vector, embedder=embedder, language=language, candidates=candidates, rrf_k=rrf_k,
-        weights=weights, postings_per_term=postings_per_term, min_score=min_score,
-    )
+if not TYPE_CHECKING:
+    globals().update({name: _imported_on_first_call(module, name) for name, module in PUBLIC_FUNCTIONS.items()})
 
-
-def ask(
-    question: str,
-    *,
-    user: Asker = None,
-    collection: Collection | str | int | None = None,
-    history: Sequence[Mapping[str, str]] | None = None,
-    k: int | None = None,
-    mode: Mode = "hybrid",
-    llm: BaseLLM | str = "default",
-    embedder: BaseEmbedder | str | None = None,
-    queryset: ChunkQuerySet | None = None,
-    use_cache: bool = True,
-    options: SearchOptions | None = None,
-    language: str | None = None,
-    candidates: int | None = None,
-    rrf_k: float | None = None,
-    weights: dict[str, float] | None = None,
-    postings_per_term: int | None = None,
-    min_score: float | None = None,
-) -> Answer:
-    """Answer ``question`` with citations. See :func:`django_rag.generation.ask`."""
-    from .generation import ask as _ask
-
-    return _ask(
-        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm, embedder=embedder,
-        queryset=queryset, use_cache=use_cache, options=options, language=language, candidates=candidates,
-        rrf_k=rrf_k, weights=weights, postings_per_term=postings_per_term, min_score=min_score,
-    )
-
-
-def stream(
-    question: str,
-    *,
-    user: Asker = None,
-    collection: Collection | str | int | None = None,
-    history: Sequence[Mapping[str, str]] | None = None,
-    k: int | None = None,
-    mode: Mode = "hybrid",
-    llm: BaseLLM | str = "default",
-    embedder: BaseEmbedder | str | None = None,
-    queryset: ChunkQuerySet | None = None,
-    use_cache: bool = True,
-    options: SearchOptions | None = None,
-    language: str | None = None,
-    candidates: int | None = None,
-    rrf_k: float | None = None,
-    weights: dict[str, float] | None = None,
-    postings_per_term: int | None = None,
-    min_score: float | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Stream an answer as events. See :func:`django_rag.generation.stream`."""
-    from .generation import stream as _stream
-
-    return _stream(
-        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm, embedder=embedder,
-        queryset=queryset, use_cache=use_cache, options=options, language=language, candidates=candidates,
-        rrf_k=rrf_k, weights=weights, postings_per_term=postings_per_term, min_score=min_score,
-    )
-
-
-def read_from_primary() -> AbstractContextManager[None]:
-    """Read from the primary database for a while. See :func:`django_rag.routing.read_from_primary`."""
-    from .routing import read_from_primary as _read_from_primary
-
-    return _read_from_primary()
-
-
-async def aask(
-    question: str,
-    *,
-    user: Asker = None,
-    collection: Collection | str | int | None = None,
-    history: Sequence[Mapping[str, str]] | None = None,
-    k: int | None = None,
-    mode: Mode = "hybrid",
-    llm: BaseLLM | str = "default",
-    embedder: BaseEmbedder | str | None = None,
-    queryset: ChunkQuerySet | None = None,
-    use_cache: bool = True,
-    options: SearchOptions | None = None,
-    language: str | None = None,
-    candidates: int | None = None,
-    rrf_k: float | None = None,
-    weights: dict[str, float] | None = None,
-    postings_per_term: int | None = None,
-    min_score: float | None = None,
-) -> Answer:
-    """Async twin of :func:`ask`."""
-    from .generation import aask as _aask
-
-    return await _aask(
-        question, user=user, collection=collection, history=history, k=k, mode=mode, llm=llm, embedder=embedder,
-        queryset=queryset, use_cache=use_cache, options=options, language=language, candidates=candidates,
-        rrf_k=rrf_k, weights=weights, postings_per_term=postings_per_term, min_score=min_score,
-    )
-
-
-def evaluate(dataset: Any, **options: Any) -> list[EvalRun]:
-    """Score retrieval (and answers) on a dataset; one stored run per mode. See :func:`django_rag.evaluation.evaluate`."""
-    from .evaluation.runner import evaluate as _evaluate
-
-    return _evaluate(dataset, **options)
-
-
-def register(
-    model: type[Model],
-    *,
-    fields: Sequence[str | Callable[[Any], Any]],
-    title: Getter = None,
-    url: Getter = None,
-    collection: Any = None,
-    visible_to: Callable[[Any], Q] | None = None,
-    format: str = "markdown",
-    language: str = "",
-) -> Registration:
-    """Index a model's instances and keep them indexed. See :func:`django_rag.registry.register`."""
-    from .registry import register as _register
-
-    return _register(
-        model, fields=fields, title=title, url=url, collection=collection, visible_to=visible_to, format=format,
-        language=language,
-    )
-
-
-def unregister(model: type[Model], *, missing_ok: bool = False) -> None:
-    """Stop indexing a model registered with :func:`register`. See :func:`django_rag.registry.unregister`."""
-    from .registry import unregister as _unregister
-
-    _unregister(model, missing_ok=missing_ok)
-
-
-def reindex_model(model_or_label: type[Model] | str, progress: Any = None) -> dict[str, int]:
-    """Index every instance of a registered model. See :func:`django_rag.registry.reindex_model`."""
-    from .registry import reindex_model as _reindex_model
-
-    return _reindex_model(model_or_label, progress=progress)
+__all__ = [
+    "__version__", "aask", "ask", "evaluate", "ingest", "ingest_many", "read_from_primary", "register",
+    "reindex_model", "search", "stream", "unregister",
+]

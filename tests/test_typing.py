@@ -4,8 +4,8 @@
 honest while they hold. The first test runs mypy exactly as ``tox -e typecheck`` does
 (the ``[tool.mypy]`` settings in pyproject.toml) and fails with its report; the second
 shows that a caller's mistakes against the public functions are caught, so the check can
-fail; the third keeps the top-level functions' signatures, which repeat the real ones
-(see django_rag/__init__.py), in step with them.
+fail; the others check the top-level names (django_rag/__init__.py): stand-ins that
+import their module on first call, while type checkers see the real functions.
 
 mypy keeps its cache in .mypy_cache, so a run after a small change rechecks only what
 changed (a cold run takes longer: the whole of Django's stubs, LangChain, pydantic...).
@@ -13,6 +13,8 @@ changed (a cold run takes longer: the whole of Django's stubs, LangChain, pydant
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import importlib
 import inspect
 import subprocess
@@ -83,27 +85,48 @@ def test_callers_are_checked_against_the_typed_api(tmp_path):
     assert all("caller.py:" in line for line in report.splitlines()[:-1]), report
 
 
-#: The top-level functions and the ones they call: the same parameters, the same defaults.
-WRAPPED = [
-    ("ingest", "django_rag.ingestion.pipeline"),
-    ("ingest_many", "django_rag.ingestion.pipeline"),
-    ("search", "django_rag.shortcuts"),
-    ("ask", "django_rag.generation.answers"),
-    ("stream", "django_rag.generation.answers"),
-    ("aask", "django_rag.generation.answers"),
-    ("register", "django_rag.registry"),
-    ("unregister", "django_rag.registry"),
-    ("reindex_model", "django_rag.registry"),
-]
+def test_type_checkers_see_the_functions_the_stand_ins_call():
+    # What the TYPE_CHECKING block imports (the real functions, for mypy, IDEs and the API
+    # reference) must be what each stand-in imports at run time.
+    tree = ast.parse(Path(django_rag.__file__).read_text())
+    seen = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom):
+                    for alias in statement.names:
+                        seen[alias.name] = "django_rag." + statement.module
+    assert seen == django_rag.PUBLIC_FUNCTIONS
+    assert sorted(django_rag.__all__) == sorted(["__version__", *django_rag.PUBLIC_FUNCTIONS])
 
 
-@pytest.mark.parametrize(("name", "module"), WRAPPED)
-def test_top_level_functions_take_what_they_pass_on(name, module):
-    def parameters(function: object) -> list[tuple[str, object, object]]:
-        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+@pytest.mark.parametrize("name", sorted(django_rag.PUBLIC_FUNCTIONS))
+def test_a_stand_in_calls_the_real_function_and_then_looks_like_it(name, monkeypatch):
+    module = importlib.import_module(django_rag.PUBLIC_FUNCTIONS[name])
+    calls = []
 
-    wrapper, real = getattr(django_rag, name), getattr(importlib.import_module(module), name)
-    assert parameters(wrapper) == parameters(real)
-    # The types are mypy's part: each wrapper passes every argument on, so a type that
-    # drifted fails test_the_package_is_clean_under_mypy_strict.
-    assert inspect.signature(wrapper).return_annotation == inspect.signature(real).return_annotation
+    def real(first, *, option=None):
+        """The real one."""
+        calls.append((first, option))
+        return "answered"
+
+    async def real_async(first, *, option=None):
+        """The real one."""
+        return real(first, option=option)
+
+    monkeypatch.setattr(module, name, real_async if name == "aask" else real)
+    stand_in = django_rag._imported_on_first_call(django_rag.PUBLIC_FUNCTIONS[name], name)
+    assert inspect.iscoroutinefunction(stand_in) == (name == "aask")
+    result = stand_in("x", option=2)
+    if name == "aask":
+        result = asyncio.run(result)
+    assert (result, calls) == ("answered", [("x", 2)])
+    assert str(inspect.signature(stand_in)) == "(first, *, option=None)"
+    assert stand_in.__doc__ == "The real one."
+
+
+def test_importing_the_package_imports_none_of_its_modules():
+    # So "from django_rag import ask" works in a models.py, before the apps are loaded.
+    code = "import sys, django_rag; from django_rag import ask; print(sorted(m for m in sys.modules if m.startswith('django_rag')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_DIR).stdout
+    assert out.strip() == "['django_rag']"
