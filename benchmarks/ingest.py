@@ -197,7 +197,7 @@ def build_corpus(path: Path, target_chunks: int, seed: int):
     total = 0
     for title, text in make_documents(load_abstracts(path), target_chunks, seed):
         sections = extract_text(text).sections
-        drafts = split_sections(sections)
+        drafts = pipeline_drafts(sections, split_sections)
         contexts, texts = chunk_inputs(title, drafts)
         vectors = embedder.validate(embedder.embed_documents(texts), len(drafts))
         rows = [
@@ -217,6 +217,19 @@ def build_corpus(path: Path, target_chunks: int, seed: int):
         if total >= target_chunks:
             break
     return documents, configured.identity
+
+
+def pipeline_drafts(sections, split_sections) -> list:
+    """The chunks ingest() makes of a Markdown document's sections: split, then given the
+    metadata the pipeline adds (its format and file), in versions that add it."""
+    drafts = split_sections(sections)
+    try:
+        from django_rag.ingestion.pipeline import chunk_metadata
+    except ImportError:  # a version whose chunks carry only their section's metadata
+        return drafts
+    for draft in drafts:
+        draft.metadata = chunk_metadata(draft.metadata, format="markdown", name="")
+    return drafts
 
 
 def chunk_inputs(title: str, drafts) -> tuple[list[str], list[str]]:
@@ -471,7 +484,7 @@ def run_functions(info, documents, ids, identity):
     with Meter([django_backend_pid()]) as meter:
         for doc, sections in work:
             t0 = clock()
-            drafts = split_sections(sections)
+            drafts = pipeline_drafts(sections, split_sections)
             t1 = clock()
             contexts, texts = chunk_inputs(doc.title, drafts)
             vectors = embed_in_batches(embedder, texts)
