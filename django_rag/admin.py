@@ -658,7 +658,7 @@ class EmbedderStateAdmin(ModelAdmin[EmbedderState]):
         if obj.alias not in embedders or embedders[obj.alias].identity != obj.identity:
             return _("settings changed")
         counts = reembed.coverage(embedders[obj.alias], side=obj.side_table)
-        return _coverage_text(counts)
+        return reembed.coverage_text(counts)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         from . import reembed
@@ -667,15 +667,6 @@ class EmbedderStateAdmin(ModelAdmin[EmbedderState]):
         entries = []
         if self.has_view_permission(request):
             for entry in reembed.status():
-                entry["coverage_text"] = _coverage_text(entry["coverage"]) if "coverage" in entry else "-"
+                entry["coverage_text"] = reembed.coverage_text(entry["coverage"]) if "coverage" in entry else "-"
                 entries.append(entry)
         return super().changelist_view(request, {**(extra_context or {}), "embedder_status": entries})
-
-
-def _coverage_text(counts: dict[str, int]) -> str:
-    total = counts["total"]
-    share = f"{counts['covered'] / total:.1%}" if total else "-"
-    text = f"{counts['covered']:,} / {total:,} chunks ({share})"
-    if counts.get("failed"):
-        text += f", {counts['failed']:,} failed"
-    return text

@@ -460,6 +460,17 @@ def coverage(embedder: BaseEmbedder, using: str = "default", *, side: bool | Non
     return {"total": total, "covered": covered, "failed": failed, "missing": total - covered}
 
 
+def coverage_text(counts: dict[str, Any]) -> str:
+    """``coverage()``'s counts as the admin and ``rag_reembed --status`` show them:
+    ``"1,200 / 2,000 chunks (60.0%), 3 failed"``."""
+    total = counts["total"]
+    share = f"{counts['covered'] / total:.1%}" if total else "-"
+    text = f"{counts['covered']:,} / {total:,} chunks ({share})"
+    if counts.get("failed"):
+        text += f", {counts['failed']:,} failed"
+    return text
+
+
 def _recorded_side(embedder: BaseEmbedder, using: str) -> bool:
     from .models import EmbedderState
 

@@ -244,7 +244,7 @@ def test_the_commands_reembed_report_status_activate_and_drop(two_embedders, cor
     call_command("rag_reembed", status=True)
     out = capsys.readouterr().out
     total = Chunk.objects.count()
-    assert f"large ({large.identity}), side table" in out and f"{total}/{total} chunks (100.0%)" in out
+    assert f"large ({large.identity}), side table" in out and f"{total:,} / {total:,} chunks (100.0%)" in out
     assert "HNSW index: valid" in out and "default (" in out and "[ACTIVE]" in out
 
     call_command("rag_activate_embedder", "large")

@@ -102,9 +102,9 @@ class Command(BaseCommand):
             self.stdout.write(head + (f" [{', '.join(flags)}]" if flags else ""))
             counts = entry.get("coverage")
             if counts:
-                self.stdout.write(f"  {_coverage(counts)}")
+                self.stdout.write(f"  {reembed.coverage_text(counts)}")
             for row in entry.get("collections", []):
-                self.stdout.write(f"    {row['collection'] or '(no collection)'}: {_coverage(row)}")
+                self.stdout.write(f"    {row['collection'] or '(no collection)'}: {reembed.coverage_text(row)}")
             if "index" in entry:
                 self.stdout.write(f"  HNSW index: {entry['index']}")
             progress = entry.get("progress") or {}
@@ -119,15 +119,6 @@ class Command(BaseCommand):
                     f"  failed: chunk {failure['chunk']} (document {failure['document']}), "
                     f"{failure['attempts']} attempt(s): {failure['error'][:200]}"
                 )
-
-
-def _coverage(counts: dict[str, Any]) -> str:
-    total = counts["total"]
-    share = f"{counts['covered'] / total:.1%}" if total else "-"
-    text = f"{counts['covered']}/{total} chunks ({share})"
-    if counts.get("failed"):
-        text += f", {counts['failed']} failed"
-    return text
 
 
 def _duration(seconds: float) -> str:
