@@ -96,6 +96,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds each process keeps the active embedder it read from the database
     # (rag_activate_embedder): every process switches within this time.
     "EMBEDDER_STATE_TTL": 1.0,
+    # PostgreSQL's parallel workers for building a re-embedded embedder's HNSW index
+    # (max_parallel_maintenance_workers for that statement). 0: one process builds it,
+    # leaving the other cores to the site's searches; None: the server's own setting.
+    "REEMBED_INDEX_WORKERS": 0,
     # Django cache alias for query embeddings and answers (None: no caching).
     "CACHE": "default",
     "EMBEDDING_CACHE_TIMEOUT": 24 * 3600,
@@ -200,6 +204,7 @@ SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_QUESTION_LENGTH": int,
     "READ_DATABASE": (str, type(None)),
     "EMBEDDER_STATE_TTL": (int, float),
+    "REEMBED_INDEX_WORKERS": (int, type(None)),
     "CACHE": (str, type(None)),
     "EMBEDDING_CACHE_TIMEOUT": (int, type(None)),
     "ANSWER_CACHE_TIMEOUT": (int, type(None)),
@@ -243,6 +248,7 @@ SETTING_RANGES: dict[str, tuple[float | None, float | None]] = {
     "PROCESSING_TIMEOUT": (0, _TEN_YEARS),
     "BUSY_WAIT_SECONDS": (0, _TEN_YEARS),
     "EMBEDDER_STATE_TTL": (0, 3600),
+    "REEMBED_INDEX_WORKERS": (0, 1024),  # PostgreSQL's own limit
 }
 
 @cache

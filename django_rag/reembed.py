@@ -415,15 +415,27 @@ def ensure_side_index(embedder: BaseEmbedder, using: str = "default") -> str | N
     concurrently = "" if connection.in_atomic_block else " CONCURRENTLY"
     kind, dims = vector_type(embedder), int(embedder.dimensions)
     identity = embedder.identity.replace("'", "''")
+    workers = get_setting("REEMBED_INDEX_WORKERS")
     with connection.cursor() as cursor:
         if state == "invalid":
             cursor.execute(f"DROP INDEX{concurrently} IF EXISTS {name}")
-        cursor.execute(
-            f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {SIDE_TABLE} "
-            f"USING hnsw ((embedding::{kind}({dims})) {kind}_cosine_ops) "
-            f"WITH (m = {int(get_setting('HNSW_M'))}, ef_construction = {int(get_setting('HNSW_EF_CONSTRUCTION'))}) "
-            f"WHERE embedder = '{identity}' AND embedding IS NOT NULL"
-        )
+        if workers is not None:
+            # The build runs while the site searches: with the server's default of 2
+            # parallel workers it took every core of a 2-core machine, and the searches'
+            # p95 during a re-embedding rose from 1.02x idle to 2.48x (benchmarks/RESULTS.md,
+            # "Changing the embedding model"). Set for this statement, then reset: the
+            # connection may be a queue worker's, kept for the next task.
+            cursor.execute(f"SET max_parallel_maintenance_workers = {int(workers)}")
+        try:
+            cursor.execute(
+                f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {SIDE_TABLE} "
+                f"USING hnsw ((embedding::{kind}({dims})) {kind}_cosine_ops) "
+                f"WITH (m = {int(get_setting('HNSW_M'))}, ef_construction = {int(get_setting('HNSW_EF_CONSTRUCTION'))}) "
+                f"WHERE embedder = '{identity}' AND embedding IS NOT NULL"
+            )
+        finally:
+            if workers is not None:
+                cursor.execute("RESET max_parallel_maintenance_workers")
     return name
 
 

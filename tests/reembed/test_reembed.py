@@ -345,3 +345,31 @@ def test_queued_slices_share_the_work_and_the_next_run_builds_the_index(two_embe
     assert finish.embedded == 0 and large.calls == [] and reembed.side_index_state(large) == "valid"
     with pytest.raises(CommandError, match="--queue needs a task queue"):
         call_command("rag_reembed", to="large", queue=True)
+
+
+@pytest.mark.parametrize("workers", [0, 1, None])
+def test_the_side_index_is_built_with_the_configured_parallel_workers(two_embedders, corpus, workers):
+    # What the build statement ran with, as PostgreSQL saw it: an execute wrapper asks the
+    # same connection for the setting just before CREATE INDEX runs.
+    _default, large = two_embedders(REEMBED_INDEX_WORKERS=workers)
+    reembed.reembed("large", batch_size=50, build_index=False)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_maintenance_workers")
+        server_default = cursor.fetchone()[0]
+        cursor.execute(f"DROP INDEX IF EXISTS {reembed.side_index_name(large)}")
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        if sql.startswith("CREATE INDEX"):
+            with context["connection"].connection.cursor() as raw:
+                raw.execute("SHOW max_parallel_maintenance_workers")
+                seen.append(raw.fetchone()[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert reembed.ensure_side_index(large) == reembed.side_index_name(large)
+    assert seen == [server_default if workers is None else str(workers)]
+    assert reembed.side_index_state(large) == "valid"
+    with connection.cursor() as cursor:  # reset afterwards: the connection may serve other work
+        cursor.execute("SHOW max_parallel_maintenance_workers")
+        assert cursor.fetchone()[0] == server_default
