@@ -423,9 +423,11 @@ def ensure_side_index(embedder: BaseEmbedder, using: str = "default") -> str | N
             # The build runs while the site searches: with the server's default of 2
             # parallel workers it took every core of a 2-core machine, and the searches'
             # p95 during a re-embedding rose from 1.02x idle to 2.48x (benchmarks/RESULTS.md,
-            # "Changing the embedding model"). Set for this statement, then reset: the
-            # connection may be a queue worker's, kept for the next task.
-            cursor.execute(f"SET max_parallel_maintenance_workers = {int(workers)}")
+            # "Changing the embedding model"). For this statement only: the connection may
+            # be a queue worker's, kept for the next task. Inside a transaction SET LOCAL
+            # ends with it (a RESET after a failed build would fail too, hiding the error).
+            scope = "LOCAL " if connection.in_atomic_block else ""
+            cursor.execute(f"SET {scope}max_parallel_maintenance_workers = {int(workers)}")
         try:
             cursor.execute(
                 f"CREATE INDEX{concurrently} IF NOT EXISTS {name} ON {SIDE_TABLE} "
@@ -434,7 +436,7 @@ def ensure_side_index(embedder: BaseEmbedder, using: str = "default") -> str | N
                 f"WHERE embedder = '{identity}' AND embedding IS NOT NULL"
             )
         finally:
-            if workers is not None:
+            if workers is not None and not connection.in_atomic_block:
                 cursor.execute("RESET max_parallel_maintenance_workers")
     return name
 

@@ -347,10 +347,14 @@ def test_queued_slices_share_the_work_and_the_next_run_builds_the_index(two_embe
         call_command("rag_reembed", to="large", queue=True)
 
 
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as rag_reembed builds it
 @pytest.mark.parametrize("workers", [0, 1, None])
-def test_the_side_index_is_built_with_the_configured_parallel_workers(two_embedders, corpus, workers):
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_the_side_index_is_built_with_the_configured_parallel_workers(two_embedders, corpus, workers, in_transaction):
     # What the build statement ran with, as PostgreSQL saw it: an execute wrapper asks the
     # same connection for the setting just before CREATE INDEX runs.
+    from django.db import transaction
+
     _default, large = two_embedders(REEMBED_INDEX_WORKERS=workers)
     reembed.reembed("large", batch_size=50, build_index=False)
     with connection.cursor() as cursor:
@@ -367,9 +371,13 @@ def test_the_side_index_is_built_with_the_configured_parallel_workers(two_embedd
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
-        assert reembed.ensure_side_index(large) == reembed.side_index_name(large)
+        if in_transaction:  # SET LOCAL: it ends with the transaction, whatever the build did
+            with transaction.atomic():
+                assert reembed.ensure_side_index(large) == reembed.side_index_name(large)
+        else:  # CONCURRENTLY, then RESET
+            assert reembed.ensure_side_index(large) == reembed.side_index_name(large)
     assert seen == [server_default if workers is None else str(workers)]
     assert reembed.side_index_state(large) == "valid"
-    with connection.cursor() as cursor:  # reset afterwards: the connection may serve other work
+    with connection.cursor() as cursor:  # back to the server's: the connection may serve other work
         cursor.execute("SHOW max_parallel_maintenance_workers")
         assert cursor.fetchone()[0] == server_default
